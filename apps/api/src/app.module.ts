@@ -1,0 +1,33 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { AUTH_ENTITIES, AuthModule } from '@hookhub/auth';
+import { type AppConfig, CoreModule } from '@hookhub/core';
+import { MIGRATIONS } from '@hookhub/migrations';
+import { StoreModule } from '@hookhub/store';
+import { ApiKeysController } from './api-keys/api-keys.controller';
+import { AuditController } from './audit/audit.controller';
+import { AuthController } from './auth/auth.controller';
+import { HealthController } from './health/health.controller';
+import { StoreHealth } from './health/store.health';
+import { AuditInterceptor } from './http/audit.interceptor';
+import { MetricsController } from './metrics/metrics.controller';
+import { UsersController } from './users/users.controller';
+
+/** The HTTP app: admin API, health, metrics (and, in later modules, the receiver and the workers). */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        CoreModule.forRoot(config),
+        StoreModule.forRoot({ entities: [...AUTH_ENTITIES], migrations: MIGRATIONS }),
+        AuthModule,
+        TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' }),
+      ],
+      controllers: [AuthController, UsersController, ApiKeysController, AuditController, HealthController, MetricsController],
+      providers: [StoreHealth, { provide: APP_INTERCEPTOR, useClass: AuditInterceptor }],
+    };
+  }
+}

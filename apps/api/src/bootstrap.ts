@@ -1,0 +1,93 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { type AppConfig, ErrorCode, HookhubError, MetricsService, generateRequestId } from '@hookhub/core';
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const JSON_TYPE = /^application\/(.+\+)?json\s*(;|$)/i;
+import { AppModule } from './app.module';
+
+export interface CreateAppOptions {
+  /** Use Nest's plain logger output instead of JSON (tests pass false to keep output quiet). */
+  bufferLogs?: boolean;
+}
+
+/** Trust the nearest `hops` proxies for X-Forwarded-For. */
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
+
+export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: config.http.bodyLimit,
+    trustProxy: typeof config.http.trustProxy === 'number' ? trustHops(config.http.trustProxy) : config.http.trustProxy,
+    genReqId: generateRequestId,
+    logger: false,
+    return503OnClosing: true,
+  });
+}
+
+export function swaggerDocument(app: NestFastifyApplication) {
+  const builder = new DocumentBuilder()
+    .setTitle('Hookhub')
+    .setDescription(
+      'Self-hosted webhook hub. Log in with `POST /api/auth/login` and use the token with **Authorize** ' +
+        '(bearer), or send an API key as `Authorization: Bearer hk_...` or `X-API-Key`. Errors are ' +
+        '`{statusCode, error, code, message, details?, requestId}`. Lists are paginated with `limit` and `cursor`.',
+    )
+    .setVersion('0.1.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT or API key' }, 'bearer')
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
+    .build();
+  return SwaggerModule.createDocument(app, builder);
+}
+
+/**
+ * Builds the HTTP application exactly as production runs it: Fastify with its limits and request ids, the
+ * app module with its global guard, pipe, filter and interceptor, metrics and Swagger. Used by main and by
+ * the e2e tests.
+ */
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), createFastifyAdapter(config), {
+    bufferLogs: options.bufferLogs ?? true,
+    abortOnError: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.flushLogs();
+
+  const metrics = app.get(MetricsService);
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  // The admin API speaks JSON only: any other body is refused before it is parsed.
+  fastify.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/api/') || !BODY_METHODS.has(request.method)) return;
+    const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+    const type = request.headers['content-type'];
+    if (hasBody && !(typeof type === 'string' && JSON_TYPE.test(type))) {
+      throw new HookhubError(ErrorCode.UnsupportedMediaType, 'The admin API accepts application/json bodies only');
+    }
+  });
+  fastify.addHook('preValidation', async (request) => {
+    if (!request.url.startsWith('/api/') || request.body === undefined || request.body === null) return;
+    if (typeof request.body !== 'object' || Array.isArray(request.body)) {
+      throw new HookhubError(ErrorCode.BadRequest, 'The request body must be a JSON object');
+    }
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  if (config.http.docs) {
+    SwaggerModule.setup('docs', app, swaggerDocument(app), {
+      jsonDocumentUrl: 'docs-json',
+      customSiteTitle: 'Hookhub API',
+      swaggerOptions: { persistAuthorization: true },
+    });
+  }
+  await app.init();
+  return app;
+}

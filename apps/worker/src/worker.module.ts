@@ -1,0 +1,19 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AUTH_ENTITIES } from '@hookhub/auth';
+import { type AppConfig, CoreModule } from '@hookhub/core';
+import { MIGRATIONS } from '@hookhub/migrations';
+import { StoreModule } from '@hookhub/store';
+
+/**
+ * The worker process of a scaled-out deployment: no public HTTP, only the background workers (task runs and
+ * deliveries, added by their modules) on the shared Postgres. Run the API with HOOKHUB_RUN_WORKERS=false.
+ */
+@Module({})
+export class WorkerModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [CoreModule.forRoot(config), StoreModule.forRoot({ entities: [...AUTH_ENTITIES], migrations: MIGRATIONS })],
+    };
+  }
+}

@@ -1,0 +1,9 @@
+import { Injectable } from '@nestjs/common';
+
+/** The time source, behind an injectable so services can be tested at fixed instants. */
+@Injectable()
+export class Clock {
+  now(): Date {
+    return new Date();
+  }
+}

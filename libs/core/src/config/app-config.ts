@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+
+export type NodeEnv = 'development' | 'production' | 'test';
+export type DatabaseSslMode = 'disable' | 'require' | 'verify-full';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Raised when the environment does not describe a valid configuration; lists every problem at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Where the generated development secrets are kept, inside the data dir. */
+export const DEV_SECRETS_FILE = 'secrets.json';
+
+/**
+ * The validated configuration of a Hookhub process. Built once at boot from the environment by
+ * {@link loadConfig}; every setting is typed and every problem names the variable.
+ */
+export interface AppConfig {
+  readonly nodeEnv: NodeEnv;
+  readonly isProduction: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly database: {
+    /** Real Postgres when set; the embedded PGlite store otherwise. */
+    readonly url?: string;
+    readonly poolSize: number;
+    readonly statementTimeoutMs: number;
+    readonly ssl: DatabaseSslMode;
+    readonly sslCaFile?: string;
+    readonly embeddedPort: number;
+    readonly embeddedPoolSize: number;
+    readonly migrationsRun: boolean;
+  };
+  readonly auth: {
+    readonly jwtSecret: string;
+    readonly jwtTtlSeconds: number;
+    readonly adminUsername: string;
+    readonly adminPassword?: string;
+    readonly loginRateLimit: number;
+    readonly loginRateWindowSeconds: number;
+  };
+  readonly masterKey: Buffer;
+  /** Where each secret came from; `generated` means kept in the data dir (development only). */
+  readonly secretSources: { readonly jwtSecret: 'env' | 'generated'; readonly masterKey: 'env' | 'generated' };
+  readonly http: {
+    readonly bodyLimit: number;
+    readonly trustProxy: boolean | string[] | number;
+    readonly docs: boolean;
+    readonly shutdownTimeoutMs: number;
+  };
+  readonly logLevel: LogLevel;
+  readonly redisUrl?: string;
+  readonly queue: {
+    readonly runWorkers: boolean;
+    readonly pollIntervalMs: number;
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    if (!/^-?\d+$/.test(raw)) {
+      this.problems.push(`${name} must be an integer, got "${raw}"`);
+      return fallback;
+    }
+    const value = Number(raw);
+    if (value < min || value > max) {
+      this.problems.push(`${name} must be between ${min} and ${max}, got ${value}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.raw(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    this.problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    return fallback;
+  }
+}
+
+/** Parses HOOKHUB_MASTER_KEY: 32 bytes as base64 (44 chars) or hex (64 chars). */
+export function parseMasterKey(raw: string): Buffer | undefined {
+  if (/^[0-9a-fA-F]{64}$/.test(raw)) return Buffer.from(raw, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(raw)) {
+    const key = Buffer.from(raw.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (key.length === 32) return key;
+  }
+  return undefined;
+}
+
+function parseTrustProxy(reader: Reader): boolean | string[] | number {
+  const raw = reader.raw('HOOKHUB_TRUST_PROXY');
+  if (raw === undefined) return false;
+  const lower = raw.toLowerCase();
+  if (['false', '0', 'no', 'off'].includes(lower)) return false;
+  if (['true', 'yes', 'on'].includes(lower)) return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const entries = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = entries.filter((e) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(e));
+  if (bad.length) {
+    reader.problems.push(`HOOKHUB_TRUST_PROXY must be true, false, a hop count or a comma-separated list of addresses/CIDRs, got "${bad.join(', ')}"`);
+    return false;
+  }
+  return entries;
+}
+
+interface DevSecrets {
+  jwtSecret: string;
+  masterKey: string;
+}
+
+/** Reads the development secrets kept in the data dir, creating them (mode 0600) on first use. */
+export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
+  const file = join(dataDir, DEV_SECRETS_FILE);
+  if (existsSync(file)) {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>;
+    if (typeof parsed.jwtSecret === 'string' && typeof parsed.masterKey === 'string') {
+      return { jwtSecret: parsed.jwtSecret, masterKey: parsed.masterKey };
+    }
+    throw new ConfigError([`${file} is not a valid secrets file; remove it to generate new secrets`]);
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secrets: DevSecrets = {
+    jwtSecret: randomBytes(48).toString('base64url'),
+    masterKey: randomBytes(32).toString('base64'),
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return secrets;
+}
+
+/**
+ * Builds and validates the configuration from the environment. Throws a {@link ConfigError} naming every
+ * bad variable. In production the JWT secret and master key must be given explicitly; elsewhere they are
+ * generated once and kept in the data dir.
+ */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const r = new Reader(env);
+  const nodeEnv = r.oneOf<NodeEnv>('NODE_ENV', ['development', 'production', 'test'], 'development');
+  const isProduction = nodeEnv === 'production';
+  const dataDirRaw = r.string('HOOKHUB_DATA_DIR', './data');
+  const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(process.cwd(), dataDirRaw);
+
+  const databaseUrl = r.raw('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    r.problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  }
+  const ssl = r.oneOf<DatabaseSslMode>('DATABASE_SSL', ['disable', 'require', 'verify-full'], 'disable');
+  const sslCaFile = r.raw('DATABASE_SSL_CA');
+  if (sslCaFile !== undefined && !existsSync(sslCaFile)) r.problems.push(`DATABASE_SSL_CA file not found: ${sslCaFile}`);
+
+  const adminPassword = r.raw('HOOKHUB_ADMIN_PASSWORD');
+  if (adminPassword !== undefined && adminPassword.length < 8) {
+    r.problems.push('HOOKHUB_ADMIN_PASSWORD must be at least 8 characters');
+  }
+
+  let jwtSecret = r.raw('HOOKHUB_JWT_SECRET');
+  let masterKeyRaw = r.raw('HOOKHUB_MASTER_KEY');
+  const secretSources = {
+    jwtSecret: (jwtSecret ? 'env' : 'generated') as 'env' | 'generated',
+    masterKey: (masterKeyRaw ? 'env' : 'generated') as 'env' | 'generated',
+  };
+  if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    r.problems.push('HOOKHUB_JWT_SECRET must be at least 32 characters');
+  }
+  let masterKey = masterKeyRaw ? parseMasterKey(masterKeyRaw) : undefined;
+  if (masterKeyRaw && !masterKey) {
+    r.problems.push('HOOKHUB_MASTER_KEY must be 32 bytes, as base64 (44 chars) or hex (64 chars); generate one with `openssl rand -base64 32`');
+  }
+  if (isProduction) {
+    if (!jwtSecret) r.problems.push('HOOKHUB_JWT_SECRET is required when NODE_ENV=production (at least 32 characters; `openssl rand -base64 48`)');
+    if (!masterKeyRaw) r.problems.push('HOOKHUB_MASTER_KEY is required when NODE_ENV=production (`openssl rand -base64 32`)');
+  }
+
+  const config = {
+    nodeEnv,
+    isProduction,
+    host: r.string('HOST', '0.0.0.0'),
+    port: r.int('PORT', 3000, 0, 65535),
+    dataDir,
+    database: {
+      url: databaseUrl,
+      poolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 1000),
+      statementTimeoutMs: r.int('DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
+      ssl,
+      sslCaFile,
+      embeddedPort: r.int('HOOKHUB_EMBEDDED_PORT', 0, 0, 65535),
+      embeddedPoolSize: r.int('HOOKHUB_EMBEDDED_POOL_SIZE', 5, 1, 50),
+      migrationsRun: r.bool('HOOKHUB_MIGRATIONS_RUN', true),
+    },
+    auth: {
+      jwtSecret: '',
+      jwtTtlSeconds: r.int('HOOKHUB_JWT_TTL_SECONDS', 3600, 60, 30 * 24 * 3600),
+      adminUsername: r.string('HOOKHUB_ADMIN_USERNAME', 'admin'),
+      adminPassword,
+      loginRateLimit: r.int('HOOKHUB_LOGIN_RATE_LIMIT', 10, 1, 100_000),
+      loginRateWindowSeconds: r.int('HOOKHUB_LOGIN_RATE_WINDOW_SECONDS', 60, 1, 86_400),
+    },
+    masterKey: Buffer.alloc(0),
+    secretSources,
+    http: {
+      bodyLimit: r.int('HOOKHUB_API_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      trustProxy: parseTrustProxy(r),
+      docs: r.bool('HOOKHUB_DOCS', true),
+      shutdownTimeoutMs: r.int('HOOKHUB_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    },
+    logLevel: r.oneOf<LogLevel>('HOOKHUB_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    redisUrl: r.raw('REDIS_URL'),
+    queue: {
+      runWorkers: r.bool('HOOKHUB_RUN_WORKERS', true),
+      pollIntervalMs: r.int('HOOKHUB_QUEUE_POLL_MS', 5000, 50, 3_600_000),
+    },
+  };
+  if (config.redisUrl !== undefined && !/^rediss?:\/\//.test(config.redisUrl)) {
+    r.problems.push('REDIS_URL must start with redis:// or rediss://');
+  }
+
+  if (r.problems.length) throw new ConfigError(r.problems);
+
+  if (!jwtSecret || !masterKey) {
+    const dev = loadOrCreateDevSecrets(dataDir);
+    jwtSecret ??= dev.jwtSecret;
+    masterKeyRaw ??= dev.masterKey;
+    masterKey ??= parseMasterKey(masterKeyRaw);
+    if (!masterKey) throw new ConfigError([`the master key in ${join(dataDir, DEV_SECRETS_FILE)} is invalid`]);
+  }
+  return { ...config, auth: { ...config.auth, jwtSecret }, masterKey };
+}

@@ -1,0 +1,27 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export type HmacAlgorithm = 'sha1' | 'sha256' | 'sha512';
+export type DigestEncoding = 'hex' | 'base64';
+
+export function hmac(algorithm: HmacAlgorithm, key: string | Buffer, data: string | Buffer, encoding: DigestEncoding): string {
+  return createHmac(algorithm, key).update(data).digest(encoding);
+}
+
+export function sha256Hex(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Constant-time string comparison. Both sides are hashed first so inputs of different lengths take the
+ * same time and never throw.
+ */
+export function constantTimeEqual(a: string | Buffer, b: string | Buffer): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/** A URL-safe random token with `bytes` of entropy. */
+export function randomToken(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}

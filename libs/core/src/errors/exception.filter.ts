@@ -1,0 +1,140 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ThrottlerException } from '@nestjs/throttler';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import { ERROR_STATUS, ErrorCode, HookhubError } from './error-codes';
+import { ErrorBody } from './error-body';
+
+interface Mapped {
+  status: number;
+  code: string;
+  message: string;
+  details?: unknown;
+  headers?: Record<string, string>;
+}
+
+const STATUS_CODE_NAMES: Record<number, ErrorCode> = {
+  400: ErrorCode.BadRequest,
+  401: ErrorCode.Unauthenticated,
+  403: ErrorCode.Forbidden,
+  404: ErrorCode.NotFound,
+  405: ErrorCode.MethodNotAllowed,
+  409: ErrorCode.Conflict,
+  413: ErrorCode.PayloadTooLarge,
+  415: ErrorCode.UnsupportedMediaType,
+  429: ErrorCode.RateLimited,
+  503: ErrorCode.Unavailable,
+};
+
+/** Fastify's own client errors (body parsing, limits, content types) that must be 4xx, never 500. */
+const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; message: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: ErrorCode.PayloadTooLarge, message: 'Request body is too large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: ErrorCode.UnsupportedMediaType, message: 'Unsupported content type' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: ErrorCode.BadRequest, message: 'Content-Length does not match the body' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: ErrorCode.BadRequest, message: 'Body cannot be empty when Content-Type is application/json' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: ErrorCode.BadRequest, message: 'Malformed JSON body' },
+  FST_ERR_CTP_INSTANCE_ALREADY_STARTED: { status: 500, code: ErrorCode.Internal, message: 'Internal error' },
+};
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/** Maps anything thrown to a status, a stable code, a message and details. Exported for unit tests. */
+export function mapException(exception: unknown): Mapped | undefined {
+  if (exception instanceof HookhubError) {
+    return {
+      status: ERROR_STATUS[exception.code],
+      code: exception.code,
+      message: exception.message,
+      details: exception.details,
+      headers: exception.headers,
+    };
+  }
+  if (exception instanceof ThrottlerException) {
+    return { status: 429, code: ErrorCode.RateLimited, message: 'Too many requests; slow down and retry later' };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const response = exception.getResponse();
+    let message = exception.message;
+    let details: unknown;
+    let code: string | undefined;
+    if (isRecord(response)) {
+      if (typeof response.message === 'string') message = response.message;
+      if (typeof response.code === 'string') code = response.code;
+      if (Array.isArray(response.message)) {
+        message = 'Request validation failed';
+        details = response.message;
+      }
+      if (response.details !== undefined) details = response.details;
+    }
+    if (status >= 500) return undefined;
+    if (status === 404 && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)/.test(message)) {
+      message = `Route not found: ${message.replace(/^Cannot /, '')}`;
+    }
+    return { status, code: code ?? STATUS_CODE_NAMES[status] ?? ErrorCode.BadRequest, message, details };
+  }
+  if (isRecord(exception)) {
+    const fastifyCode = typeof exception.code === 'string' ? exception.code : undefined;
+    if (fastifyCode && FASTIFY_CODES[fastifyCode] && FASTIFY_CODES[fastifyCode].status < 500) {
+      const known = FASTIFY_CODES[fastifyCode];
+      return { status: known.status, code: known.code, message: known.message };
+    }
+    // Body-parser syntax errors and other client errors carry a 4xx statusCode.
+    const statusCode = typeof exception.statusCode === 'number' ? exception.statusCode : undefined;
+    if (exception instanceof SyntaxError || (statusCode === 400 && fastifyCode?.startsWith('FST_'))) {
+      return { status: 400, code: ErrorCode.BadRequest, message: 'Malformed JSON body' };
+    }
+    if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
+      const message = typeof exception.message === 'string' ? exception.message : STATUS_CODES[statusCode] ?? 'Bad request';
+      return { status: statusCode, code: STATUS_CODE_NAMES[statusCode] ?? ErrorCode.BadRequest, message };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The one exception filter: every error response is `{statusCode, error, code, message, details?, requestId}`.
+ * Unknown errors become a 500 with an error id; their stack goes to the log only.
+ */
+@Catch()
+export class HookhubExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception;
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const mapped = mapException(exception);
+    const requestId = String(request?.id ?? '');
+    let body: ErrorBody;
+    if (mapped) {
+      body = {
+        statusCode: mapped.status,
+        error: STATUS_CODES[mapped.status] ?? 'Error',
+        code: mapped.code,
+        message: mapped.message,
+        ...(mapped.details !== undefined ? { details: mapped.details } : {}),
+        requestId,
+      };
+      if (mapped.headers) void reply.headers(mapped.headers);
+    } else {
+      const errorId = randomUUID();
+      const err = exception instanceof Error ? exception : new Error(String(exception));
+      this.logger.error({ err, errorId, requestId }, `Unhandled error ${errorId}: ${err.message}`);
+      body = {
+        statusCode: HttpStatus.INTERNAL_SERVER_ERROR,
+        error: 'Internal Server Error',
+        code: ErrorCode.Internal,
+        message: `An unexpected error occurred; quote error id ${errorId} when reporting it`,
+        requestId,
+        errorId,
+      };
+    }
+    if (reply.sent) return;
+    void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(body);
+  }
+}
