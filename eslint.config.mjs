@@ -3,7 +3,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'jest.config.js', 'eslint.config.mjs', 'examples/**'] },
+  { ignores: ['test/swagger-transformer.js', 'dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'jest.config.js', 'eslint.config.mjs', 'examples/**'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -8,6 +8,7 @@ import { createValidationPipe } from './http/validation';
 import { loggerParams } from './logging/logging';
 import { MetricsService } from './metrics.service';
 import { secretBoxProvider } from './secret-box.provider';
+import { MemoryRateLimitStore, RateLimiter, RedisRateLimitStore } from './throttle/rate-limiter';
 import { APP_CONFIG } from './tokens';
 
 /**
@@ -27,10 +28,14 @@ export class CoreModule {
         Clock,
         MetricsService,
         secretBoxProvider,
+        {
+          provide: RateLimiter,
+          useFactory: () => new RateLimiter(config.redisUrl ? new RedisRateLimitStore(config.redisUrl) : new MemoryRateLimitStore()),
+        },
         { provide: APP_FILTER, useClass: HookhubExceptionFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },
       ],
-      exports: [APP_CONFIG, Clock, MetricsService, secretBoxProvider],
+      exports: [APP_CONFIG, Clock, MetricsService, secretBoxProvider, RateLimiter],
     };
   }
 }

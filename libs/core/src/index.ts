@@ -11,4 +11,4 @@ export * from './clock';
 export * from './metrics.service';
 export * from './tokens';
 export * from './core.module';
-export * from './throttle/redis-throttler.storage';
+export * from './throttle/rate-limiter';

@@ -1,5 +1,4 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import { ThrottlerException } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
@@ -51,9 +50,6 @@ export function mapException(exception: unknown): Mapped | undefined {
       details: exception.details,
       headers: exception.headers,
     };
-  }
-  if (exception instanceof ThrottlerException) {
-    return { status: 429, code: ErrorCode.RateLimited, message: 'Too many requests; slow down and retry later' };
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
