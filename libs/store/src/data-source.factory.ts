@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { TlsOptions } from 'node:tls';
 import { DataSource, type DataSourceOptions, type MixedList, type EntitySchema } from 'typeorm';
 import type { AppConfig } from '@hookhub/core';
+import { SafeTypeOrmLogger } from './typeorm-logger';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export type EntityList = MixedList<Function | string | EntitySchema>;
@@ -47,7 +48,9 @@ export function buildDataSourceOptions(config: AppConfig, url: string, options: 
       ...(embedded || config.database.statementTimeoutMs === 0 ? {} : { statement_timeout: config.database.statementTimeoutMs }),
       idleTimeoutMillis: 30_000,
     },
-    logging: ['error'],
+    logger: new SafeTypeOrmLogger(),
+    logging: ['error', 'warn', 'migration'],
+    maxQueryExecutionTime: 2000,
   };
 }
 
