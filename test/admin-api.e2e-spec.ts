@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { bootApp, type TestApp } from './helpers/app';
+import { bootApp, type Reply, type TestApp } from './helpers/app';
 
 describe('admin API: users, API keys, audit (e2e)', () => {
   let t: TestApp;
@@ -78,7 +78,8 @@ describe('admin API: users, API keys, audit (e2e)', () => {
       let cursor: string | null = null;
       let pages = 0;
       do {
-        const res: Awaited<ReturnType<TestApp['request']>> = await t.request({ url: `/api/users?q=page-&limit=2${cursor ? `&cursor=${cursor}` : ''}`, token: admin });
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const res: Reply<any> = await t.request({ url: `/api/users?q=page-&limit=2${cursor ? `&cursor=${cursor}` : ''}`, token: admin });
         expect(res.statusCode).toBe(200);
         expect(res.json.items.length).toBeLessThanOrEqual(2);
         expect(res.json.total).toBe(5);

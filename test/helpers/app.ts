@@ -66,7 +66,7 @@ export async function bootApp(overrides: Record<string, string> = {}, existing?:
     }
     const res = await fetch(baseUrl + o.url, { method: o.method ?? 'GET', headers, body: payload, redirect: 'manual' });
     const body = await res.text();
-    let json: unknown = undefined;
+    let json: unknown;
     try {
       json = body ? JSON.parse(body) : undefined;
     } catch {

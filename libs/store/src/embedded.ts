@@ -1,15 +1,13 @@
 import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EmbeddedSocketServer } from './embedded-server';
 
 export interface EmbeddedOptions {
   /** Directory holding the database files (`<dataDir>/pgdata`), or 'memory://' for a throwaway store. */
   dataDir: string;
   /** Loopback port to serve on; 0 picks a free one. */
   port?: number;
-  /** Socket connections accepted; the pg pool must stay at or below this. */
-  maxConnections?: number;
 }
 
 function processAlive(pid: number): boolean {
@@ -23,13 +21,13 @@ function processAlive(pid: number): boolean {
 
 /**
  * The embedded store: PGlite (Postgres compiled to WASM) with its files under the data dir, served on
- * loopback by pglite-socket so the ordinary `pg` driver talks to it. One process only: a lock file in the
+ * loopback by {@link EmbeddedSocketServer} so the ordinary `pg` driver talks to it. One process only: a lock file in the
  * data dir refuses a second process on the same files.
  */
 export class EmbeddedPostgres {
   private constructor(
     private readonly db: PGlite,
-    private readonly server: PGLiteSocketServer,
+    private readonly server: EmbeddedSocketServer,
     readonly url: string,
     private readonly lockFile?: string,
   ) {}
@@ -55,14 +53,9 @@ export class EmbeddedPostgres {
     }
     try {
       const db = await PGlite.create({ dataDir: pgdata });
-      const server = new PGLiteSocketServer({
-        db,
-        host: '127.0.0.1',
-        port: options.port ?? 0,
-        maxConnections: options.maxConnections ?? 32,
-      });
-      await server.start();
-      const url = `postgres://postgres@${server.getServerConn()}/postgres?sslmode=disable`;
+      const server = new EmbeddedSocketServer(db);
+      const address = await server.listen(options.port ?? 0);
+      const url = `postgres://postgres@127.0.0.1:${address.port}/postgres?sslmode=disable`;
       return new EmbeddedPostgres(db, server, url, lockFile);
     } catch (err) {
       if (lockFile) rmSync(lockFile, { force: true });
@@ -71,7 +64,7 @@ export class EmbeddedPostgres {
   }
 
   async stop(): Promise<void> {
-    await this.server.stop();
+    await this.server.close();
     await this.db.close();
     if (this.lockFile) rmSync(this.lockFile, { force: true });
   }

@@ -31,7 +31,6 @@ export class StoreRuntime {
       embedded = await EmbeddedPostgres.start({
         dataDir: config.dataDir,
         port: config.database.embeddedPort,
-        maxConnections: config.database.embeddedPoolSize + 8,
       });
       url = embedded.url;
       logger.log(`embedded Postgres (PGlite) serving ${config.dataDir} on ${url.replace(/^postgres:\/\/postgres@/, '').replace(/\/.*$/, '')}`);
