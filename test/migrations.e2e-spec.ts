@@ -1,0 +1,46 @@
+import 'reflect-metadata';
+import { loadConfig } from '@hookhub/core';
+import { MIGRATIONS } from '@hookhub/migrations';
+import { StoreRuntime } from '@hookhub/store';
+import { createTestDatabase, usingRealPostgres, type TestDatabase } from './helpers/database';
+
+// Two processes sharing one database only exist with a real Postgres; the embedded store serves one.
+const onPostgres = usingRealPostgres() ? describe : describe.skip;
+
+onPostgres('migrations under the advisory lock (Postgres)', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => db?.drop());
+
+  it('lets several processes boot at once: each migration runs exactly once, and all stores work', async () => {
+    const config = loadConfig({ NODE_ENV: 'test', ...db.env });
+    const stores = await Promise.all([1, 2, 3].map(() => StoreRuntime.open(config, { entities: [], migrations: MIGRATIONS }, true)));
+    try {
+      const rows = (await stores[0].dataSource.query('SELECT name FROM migrations ORDER BY id')) as Array<{ name: string }>;
+      expect(rows.map((r) => r.name)).toEqual(MIGRATIONS.map((m) => m.name));
+      for (const store of stores) {
+        expect(await store.dataSource.showMigrations()).toBe(false);
+        expect(await store.dataSource.query('SELECT count(*)::int AS n FROM users')).toEqual([{ n: 0 }]);
+      }
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('reverts and re-applies cleanly', async () => {
+    const config = loadConfig({ NODE_ENV: 'test', ...db.env });
+    const store = await StoreRuntime.open(config, { entities: [], migrations: MIGRATIONS }, true);
+    try {
+      await store.dataSource.undoLastMigration();
+      const tables = (await store.dataSource.query(`SELECT to_regclass('public.users') AS t`)) as Array<{ t: string | null }>;
+      expect(tables[0].t).toBeNull();
+      await store.dataSource.runMigrations();
+      expect(await store.dataSource.showMigrations()).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+});
