@@ -12,3 +12,4 @@ export * from './metrics.service';
 export * from './tokens';
 export * from './core.module';
 export * from './throttle/rate-limiter';
+export * from './ids';

@@ -11,7 +11,6 @@ interface Batch {
   conn: number;
   messages: Buffer[];
   socket: Socket;
-  done: () => void;
 }
 
 /**
@@ -99,7 +98,7 @@ export class EmbeddedSocketServer {
     });
     const cleanup = (): void => {
       if (!this.sockets.delete(conn)) return;
-      for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i].conn === conn) this.queue.splice(i, 1)[0].done();
+      for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i].conn === conn) this.queue.splice(i, 1);
       if (this.owner === conn) void this.abandonTransaction();
     };
     socket.on('close', cleanup);
@@ -107,7 +106,7 @@ export class EmbeddedSocketServer {
   }
 
   private enqueue(conn: number, messages: Buffer[], socket: Socket): void {
-    this.queue.push({ conn, messages, socket, done: () => undefined });
+    this.queue.push({ conn, messages, socket });
     void this.drain();
   }
 
@@ -143,7 +142,6 @@ export class EmbeddedSocketServer {
           batch.socket.destroy();
           this.owner = this.db.isInTransaction() ? batch.conn : null;
         }
-        batch.done();
       }
     } finally {
       this.running = false;

@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { DataSource, IsNull, type Repository } from 'typeorm';
-import { Clock, HookhubError, type Page, constantTimeEqual, paginate, sha256Hex } from '@hookhub/core';
+import { Clock, HookhubError, type Page, constantTimeEqual, isUuid, paginate, sha256Hex } from '@hookhub/core';
 import { ApiKey } from '../entities/api-key.entity';
-import { User } from '../entities/user.entity';
 import type { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from '../dto/api-keys.dto';
 import { Role, roleAtLeast, type Principal } from '../roles';
 
@@ -12,7 +11,21 @@ const KEY_PATTERN = /^(hk_[A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$/;
 const PREFIX_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 /** last_used_at is written at most this often per key, to keep authentication off the write path. */
 const LAST_USED_RESOLUTION_MS = 60_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface KeyWithOwner {
+  id: string;
+  key_hash: string;
+  role: Role;
+  scopes: string[];
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+  last_used_ip: string | null;
+  owner_id: string;
+  owner_name: string;
+  owner_role: Role;
+  owner_disabled: boolean;
+}
 
 export function looksLikeApiKey(token: string): boolean {
   return token.startsWith('hk_');
@@ -84,7 +97,7 @@ export class ApiKeysService {
   }
 
   async revoke(id: string, actor: Principal): Promise<ApiKeyDto> {
-    const key = UUID.test(id) ? await this.keys.findOne({ where: { id } }) : null;
+    const key = isUuid(id) ? await this.keys.findOne({ where: { id } }) : null;
     if (!key || (actor.role !== Role.Admin && key.userId !== actor.userId)) throw HookhubError.notFound('API key', id);
     if (!key.revokedAt) {
       key.revokedAt = this.clock.now();
@@ -97,17 +110,21 @@ export class ApiKeysService {
   async authenticate(presented: string, ip?: string): Promise<Principal | null> {
     const match = KEY_PATTERN.exec(presented);
     if (!match) return null;
-    const key = await this.keys.findOne({ where: { prefix: match[1] } });
-    if (!key || !constantTimeEqual(key.keyHash, sha256Hex(presented))) return null;
+    // One round trip for the key and its owner: this runs on every request a script makes.
+    const [key] = (await this.keys.query(
+      `SELECT k.id, k.key_hash, k.role, k.scopes, k.expires_at, k.revoked_at, k.last_used_at, k.last_used_ip,
+              u.id AS owner_id, u.username AS owner_name, u.role AS owner_role, u.disabled AS owner_disabled
+       FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = $1`,
+      [match[1]],
+    )) as KeyWithOwner[];
+    if (!key || !constantTimeEqual(key.key_hash, sha256Hex(presented))) return null;
     const now = this.clock.now();
-    if (key.revokedAt || (key.expiresAt && key.expiresAt <= now)) return null;
-    const owner = await this.keys.manager.getRepository(User).findOne({ where: { id: key.userId } });
-    if (!owner || owner.disabled) return null;
-    if (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS || key.lastUsedIp !== (ip ?? null)) {
+    if (key.revoked_at || (key.expires_at && key.expires_at <= now) || key.owner_disabled) return null;
+    if (!key.last_used_at || now.getTime() - key.last_used_at.getTime() > LAST_USED_RESOLUTION_MS || key.last_used_ip !== (ip ?? null)) {
       await this.keys.update({ id: key.id }, { lastUsedAt: now, lastUsedIp: ip ?? null });
     }
     // A key never acts above its owner's current role.
-    const role = roleAtLeast(owner.role, key.role) ? key.role : owner.role;
-    return { type: 'api_key', userId: owner.id, username: owner.username, role, scopes: key.scopes, apiKeyId: key.id };
+    const role = roleAtLeast(key.owner_role, key.role) ? key.role : key.owner_role;
+    return { type: 'api_key', userId: key.owner_id, username: key.owner_name, role, scopes: key.scopes, apiKeyId: key.id };
   }
 }

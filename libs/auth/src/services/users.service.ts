@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type Repository } from 'typeorm';
-import { Clock, HookhubError, type Page, paginate } from '@hookhub/core';
+import { Clock, HookhubError, type Page, isUuid, paginate } from '@hookhub/core';
 import { User } from '../entities/user.entity';
 import type { CreateUserDto, ListUsersQueryDto, SetPasswordDto, UpdateUserDto, UserDto } from '../dto/users.dto';
 import type { ChangeOwnPasswordDto } from '../dto/auth.dto';
@@ -22,8 +22,6 @@ export function toUserDto(u: User): UserDto {
 export function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Users and their passwords. Keeps at least one enabled admin at all times. */
 @Injectable()
@@ -50,7 +48,7 @@ export class UsersService {
   }
 
   async find(id: string, manager?: EntityManager): Promise<User> {
-    const user = UUID.test(id) ? await (manager?.getRepository(User) ?? this.users).findOne({ where: { id } }) : null;
+    const user = isUuid(id) ? await (manager?.getRepository(User) ?? this.users).findOne({ where: { id } }) : null;
     if (!user) throw HookhubError.notFound('User', id);
     return user;
   }

@@ -33,7 +33,6 @@ const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; message: 
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: ErrorCode.BadRequest, message: 'Content-Length does not match the body' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: ErrorCode.BadRequest, message: 'Body cannot be empty when Content-Type is application/json' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: ErrorCode.BadRequest, message: 'Malformed JSON body' },
-  FST_ERR_CTP_INSTANCE_ALREADY_STARTED: { status: 500, code: ErrorCode.Internal, message: 'Internal error' },
 };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -74,7 +73,7 @@ export function mapException(exception: unknown): Mapped | undefined {
   }
   if (isRecord(exception)) {
     const fastifyCode = typeof exception.code === 'string' ? exception.code : undefined;
-    if (fastifyCode && FASTIFY_CODES[fastifyCode] && FASTIFY_CODES[fastifyCode].status < 500) {
+    if (fastifyCode && FASTIFY_CODES[fastifyCode]) {
       const known = FASTIFY_CODES[fastifyCode];
       return { status: known.status, code: known.code, message: known.message };
     }

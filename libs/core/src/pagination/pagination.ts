@@ -4,6 +4,7 @@ import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { HookhubError } from '../errors/error-codes';
+import { isUuid } from '../ids';
 
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 200;
@@ -46,7 +47,7 @@ export function decodeCursor(cursor: string): CursorPosition {
   try {
     const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorPosition>;
     if (typeof parsed.t === 'string' && typeof parsed.id === 'string' && !Number.isNaN(Date.parse(parsed.t)) &&
-      /^[0-9a-f-]{36}$/i.test(parsed.id)) {
+      isUuid(parsed.id)) {
       return { t: parsed.t, id: parsed.id };
     }
   } catch {
