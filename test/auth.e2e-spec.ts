@@ -9,6 +9,9 @@ describe('auth: login, tokens and roles (e2e)', () => {
   });
   afterAll(async () => t?.close());
 
+  const changeOwnPassword = (token: string, current: string) =>
+    t.request({ method: 'PUT', url: '/api/auth/password', token, body: { current_password: current, new_password: 'brand-new-password' } });
+
   it('logs the bootstrap admin in and the token opens /api/auth/me', async () => {
     const res = await t.request({ method: 'POST', url: '/api/auth/login', body: { username: 'admin', password: ADMIN_PASSWORD } });
     expect(res.statusCode).toBe(200);
@@ -50,15 +53,15 @@ describe('auth: login, tokens and roles (e2e)', () => {
     const forged = `${h}.${Buffer.from(JSON.stringify({ ...payload, role: 'admin', sub: '00000000-0000-4000-8000-000000000000' })).toString('base64url')}.${s}`;
     const tamperedSig = `${h}.${p}.${s.slice(0, -2)}${s.endsWith('AA') ? 'BB' : 'AA'}`;
     const foreign = new JwtService({ secret: 'another-secret-another-secret-another-secret' }).sign(
-      { sub: payload.sub, role: 'admin', typ: 'access' },
+      { sub: payload.sub, role: 'admin', typ: 'access', pv: payload.pv },
       { issuer: 'hookhub', expiresIn: 600 },
     );
     const expired = new JwtService({ secret: 'e2e-secret-e2e-secret-e2e-secret-0123456789' }).sign(
-      { sub: payload.sub, role: 'admin', typ: 'access', iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 },
+      { sub: payload.sub, role: 'admin', typ: 'access', pv: payload.pv, iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 },
       { issuer: 'hookhub' },
     );
     const valid = new JwtService({ secret: 'e2e-secret-e2e-secret-e2e-secret-0123456789' }).sign(
-      { sub: payload.sub, role: 'admin', typ: 'access' },
+      { sub: payload.sub, role: 'admin', typ: 'access', pv: payload.pv },
       { issuer: 'hookhub', expiresIn: 600 },
     );
     for (const bad of [forged, tamperedSig, foreign, expired, 'not-a-token']) {
@@ -94,14 +97,8 @@ describe('auth: login, tokens and roles (e2e)', () => {
     expect(relogin.statusCode).toBe(401);
 
     const other = await t.userWithRole('viewer');
-    // iat has one-second resolution: make sure the change happens in a later second than the token.
-    await new Promise((r) => setTimeout(r, 1100));
-    const change = await t.request({
-      method: 'PUT',
-      url: '/api/auth/password',
-      token: other.token,
-      body: { current_password: 'user-password-1', new_password: 'brand-new-password' },
-    });
+    // No wait: a token from the same second as the change must stop working too.
+    const change = await changeOwnPassword(other.token, 'user-password-1');
     expect(change.statusCode).toBe(204);
     expect((await t.request({ url: '/api/auth/me', token: other.token })).statusCode).toBe(401);
     const fresh = await t.login(other.username, 'brand-new-password');
@@ -110,12 +107,7 @@ describe('auth: login, tokens and roles (e2e)', () => {
 
   it('refuses a password change with the wrong current password', async () => {
     const user = await t.userWithRole('viewer');
-    const res = await t.request({
-      method: 'PUT',
-      url: '/api/auth/password',
-      token: user.token,
-      body: { current_password: 'wrong-password', new_password: 'brand-new-password' },
-    });
+    const res = await changeOwnPassword(user.token, 'wrong-password');
     expect(res.statusCode).toBe(400);
     expect(res.json.details[0].field).toBe('current_password');
   });

@@ -14,6 +14,8 @@ interface AccessClaims {
   sub: string;
   role: string;
   typ: 'access';
+  /** Password version: the user's password_changed_at (ms) when the token was issued. */
+  pv: number;
   iat: number;
   exp: number;
 }
@@ -60,7 +62,8 @@ export class AuthService {
     const principal: Principal = { type: 'user', userId: user.id, username: user.username, role: user.role, scopes: null };
     await this.audit.record({ actor: principal, action: 'auth.login', targetType: 'user', targetId: user.id, origin });
     const ttl = this.config.auth.jwtTtlSeconds;
-    const access_token = await this.jwt.signAsync({ sub: user.id, role: user.role, typ: 'access' }, { expiresIn: ttl });
+    const claims = { sub: user.id, role: user.role, typ: 'access', pv: user.passwordChangedAt.getTime() };
+    const access_token = await this.jwt.signAsync(claims, { expiresIn: ttl });
     return { access_token, token_type: 'Bearer', expires_in: ttl };
   }
 
@@ -79,8 +82,8 @@ export class AuthService {
     if (claims.typ !== 'access' || typeof claims.sub !== 'string') return null;
     const user = await this.users.findOne({ where: { id: claims.sub } });
     if (!user || user.disabled) return null;
-    // Tokens issued before the last password change stop working (iat has second resolution).
-    if (claims.iat < Math.floor(user.passwordChangedAt.getTime() / 1000)) return null;
+    // A password change (or reset) ends every token issued before it, even within the same second.
+    if (claims.pv !== user.passwordChangedAt.getTime()) return null;
     return { type: 'user', userId: user.id, username: user.username, role: user.role, scopes: null };
   }
 
