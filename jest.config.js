@@ -20,6 +20,7 @@ const common = {
     '^(\\.{1,2}/.*)\\.js$': '$1',
     '^@hookhub/migrations$': '<rootDir>/migrations',
     '^@app/api/(.*)$': '<rootDir>/apps/api/src/$1',
+    '^@app/worker/(.*)$': '<rootDir>/apps/worker/src/$1',
     '^@hookhub/([a-z-]+)$': '<rootDir>/libs/$1/src',
     '^@hookhub/([a-z-]+)/(.*)$': '<rootDir>/libs/$1/src/$2',
   },

@@ -52,41 +52,71 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1])
 return {count, ttl}
 `;
 
-/** Counters in Redis (one atomic script per hit), so limits hold across every Hookhub instance. */
+/**
+ * Counters in Redis (one atomic script per hit), so limits hold across every Hookhub instance. It connects in
+ * the background and reconnects by itself; while it is not connected, `hit` fails at once instead of
+ * queueing, and {@link RateLimiter} counts in memory meanwhile.
+ */
 export class RedisRateLimitStore implements RateLimitStore {
   private readonly logger = new Logger('RateLimit');
   private readonly client: ReturnType<typeof createClient>;
-  private connecting?: Promise<unknown>;
+  private lastError = '';
 
   constructor(
     url: string,
     private readonly prefix = 'hookhub:rl:',
   ) {
-    this.client = createClient({ url, socket: { reconnectStrategy: (retries: number) => Math.min(retries * 200, 5000) } });
-    this.client.on('error', (err: Error) => this.logger.warn(`redis: ${err.message}`));
+    this.client = createClient({
+      url,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(100 + retries * 200, 5000) },
+    });
+    this.client.on('error', (err: Error) => {
+      // One line per distinct error, not one per reconnect attempt.
+      if (err.message !== this.lastError) this.logger.warn(`redis: ${err.message}`);
+      this.lastError = err.message;
+    });
+    this.client.on('ready', () => (this.lastError = ''));
+    this.client.connect().catch(() => undefined);
+  }
+
+  get ready(): boolean {
+    return this.client.isReady;
   }
 
   async hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
-    if (!this.client.isReady) {
-      this.connecting ??= this.client.connect();
-      await this.connecting;
-    }
+    if (!this.client.isReady) throw new Error('Redis is not connected');
     const reply = (await this.client.eval(REDIS_HIT, { keys: [this.prefix + key], arguments: [String(windowMs)] })) as number[];
     return { count: Number(reply[0]), resetInMs: Number(reply[1]) };
   }
 
   async close(): Promise<void> {
-    if (this.client.isOpen) await this.client.quit().catch(() => undefined);
+    if (this.client.isReady) await this.client.quit().catch(() => undefined);
+    else this.client.destroy();
   }
 }
 
 /** Fixed-window rate limiting over a {@link RateLimitStore} (memory, or Redis when REDIS_URL is set). */
 @Injectable()
 export class RateLimiter implements OnModuleDestroy {
+  private readonly logger = new Logger('RateLimit');
+  /** Counts while the shared store is unreachable, so limits still hold per process. */
+  private readonly fallback = new MemoryRateLimitStore();
+  private degraded = false;
+
   constructor(private readonly store: RateLimitStore) {}
 
   async consume(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
-    const { count, resetInMs } = await this.store.hit(key, windowMs);
+    let hit: { count: number; resetInMs: number };
+    try {
+      hit = await this.store.hit(key, windowMs);
+      this.degraded = false;
+    } catch (err) {
+      if (!this.degraded) this.logger.warn(`rate-limit store unavailable (${(err as Error).message}); counting in this process until it is back`);
+      this.degraded = true;
+      hit = await this.fallback.hit(key, windowMs);
+    }
+    const { count, resetInMs } = hit;
     return {
       allowed: count <= limit,
       count,
@@ -98,5 +128,6 @@ export class RateLimiter implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await this.store.close();
+    await this.fallback.close();
   }
 }

@@ -1,0 +1,40 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { loadConfig } from '@hookhub/core';
+import { JobsService, StoreRuntime } from '@hookhub/store';
+import { WorkerModule } from '@app/worker/worker.module';
+import { createTestDatabase, type TestDatabase } from './helpers/database';
+
+describe('worker app (e2e)', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => db?.drop());
+
+  it('boots without HTTP on the store, migrates it, works the queue, and shuts down cleanly', async () => {
+    const config = loadConfig({ NODE_ENV: 'test', HOOKHUB_LOG_LEVEL: 'silent', ...db.env });
+    const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: false });
+    await app.init();
+    const runtime = app.get(StoreRuntime);
+    try {
+      const ds = app.get(DataSource);
+      expect(await ds.showMigrations()).toBe(false);
+      const jobs = app.get(JobsService);
+      const seen: unknown[] = [];
+      const worker = jobs.worker<{ n: number }>('worker-e2e', async (job) => {
+        seen.push(job.payload);
+      });
+      worker.start();
+      await jobs.enqueue('worker-e2e', { n: 1 });
+      for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      await worker.stop();
+      expect(seen).toEqual([{ n: 1 }]);
+    } finally {
+      await app.close();
+    }
+    expect(runtime.dataSource.isInitialized).toBe(false);
+  });
+});
