@@ -13,3 +13,4 @@ export * from './tokens';
 export * from './core.module';
 export * from './throttle/rate-limiter';
 export * from './ids';
+export * from './expr';
