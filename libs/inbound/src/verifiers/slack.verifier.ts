@@ -1,0 +1,20 @@
+import { constantTimeEqual, hmac } from '@hookhub/core';
+import { type Verifier, checkTimestamp, invalid, missing, ok } from './verifier';
+
+/** Slack: `X-Slack-Signature: v0=<hex>` over `v0:<X-Slack-Request-Timestamp>:<body>`, within the window. */
+export const slackVerifier: Verifier = {
+  scheme: 'slack',
+  secretHeaders: ['x-slack-signature'],
+  needsSecret: true,
+  verify(input) {
+    const signature = input.headers['x-slack-signature'];
+    if (signature === undefined) return missing('X-Slack-Signature is missing');
+    const raw = input.headers['x-slack-request-timestamp'];
+    const ts = checkTimestamp(raw, input, 'X-Slack-Request-Timestamp');
+    if (typeof ts !== 'number') return ts;
+    const signed = Buffer.concat([Buffer.from(`v0:${raw}:`), input.rawBody]);
+    return input.secrets.some((s) => constantTimeEqual(signature, `v0=${hmac('sha256', s, signed, 'hex')}`))
+      ? ok()
+      : invalid('X-Slack-Signature does not match the body');
+  },
+};

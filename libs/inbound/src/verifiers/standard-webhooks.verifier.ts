@@ -1,0 +1,32 @@
+import { constantTimeEqual, hmac } from '@hookhub/core';
+import { type Verifier, checkTimestamp, invalid, missing, ok } from './verifier';
+
+/** The key of a `whsec_<base64>` secret; other secrets are used as their UTF-8 bytes. */
+export function standardWebhooksKey(secret: string): Buffer {
+  return secret.startsWith('whsec_') ? Buffer.from(secret.slice(6), 'base64') : Buffer.from(secret, 'utf8');
+}
+
+/**
+ * Standard Webhooks: `webhook-signature: v1,<base64>[ v1,<base64>...]`, HMAC-SHA256 of
+ * `<webhook-id>.<webhook-timestamp>.<body>` under the decoded `whsec_` key, within the window.
+ */
+export const standardWebhooksVerifier: Verifier = {
+  scheme: 'standard-webhooks',
+  secretHeaders: ['webhook-signature'],
+  needsSecret: true,
+  verify(input) {
+    const id = input.headers['webhook-id'];
+    const signature = input.headers['webhook-signature'];
+    if (id === undefined || signature === undefined) return missing('webhook-id and webhook-signature are required');
+    const raw = input.headers['webhook-timestamp'];
+    const ts = checkTimestamp(raw, input, 'webhook-timestamp');
+    if (typeof ts !== 'number') return ts;
+    const signed = Buffer.concat([Buffer.from(`${id}.${raw}.`), input.rawBody]);
+    const expected = input.secrets.map((s) => hmac('sha256', standardWebhooksKey(s), signed, 'base64'));
+    const presented = signature
+      .split(' ')
+      .filter((p) => p.startsWith('v1,'))
+      .map((p) => p.slice(3));
+    return presented.some((sig) => expected.some((e) => constantTimeEqual(sig, e))) ? ok(id) : invalid('webhook-signature does not match the body');
+  },
+};

@@ -1,0 +1,60 @@
+import type { DigestEncoding, HmacAlgorithm } from '@hookhub/core';
+
+export const VERIFICATION_SCHEMES = ['github', 'gitlab', 'stripe', 'slack', 'shopify', 'standard-webhooks', 'hmac', 'token', 'basic', 'none'] as const;
+export type VerificationScheme = (typeof VERIFICATION_SCHEMES)[number];
+
+/** Scheme settings; each scheme reads the ones it needs. */
+export interface VerificationOptions {
+  /** hmac / token: the header that carries the signature or token (token default: Authorization Bearer). */
+  header?: string;
+  /** hmac: digest algorithm (default sha256). */
+  algorithm?: HmacAlgorithm;
+  /** hmac: digest encoding (default hex). */
+  encoding?: DigestEncoding;
+  /** hmac: text before the digest in the header, e.g. `sha256=`. */
+  prefix?: string;
+  /** github: also accept the legacy `X-Hub-Signature: sha1=` when the sha256 header is absent. */
+  allow_sha1?: boolean;
+}
+
+export interface VerifyInput {
+  /** Request headers with lower-case names. */
+  headers: Readonly<Record<string, string | undefined>>;
+  /** The exact bytes received; this is what is verified. */
+  rawBody: Buffer;
+  /** Every active secret (several during a rotation). */
+  secrets: readonly string[];
+  options: VerificationOptions;
+  now: Date;
+  /** Replay window for schemes with a signed timestamp. */
+  toleranceSeconds: number;
+}
+
+export type VerifyFailure = 'missing' | 'invalid' | 'expired';
+export type VerifyResult =
+  | { ok: true; /** A delivery id the scheme defines (standard-webhooks' webhook-id). */ deliveryId?: string }
+  | { ok: false; failure: VerifyFailure; reason: string };
+
+export interface Verifier {
+  readonly scheme: VerificationScheme;
+  /** Headers that carry signatures or tokens: redacted from stored receipts. */
+  readonly secretHeaders: readonly string[];
+  /** Whether the scheme needs at least one secret. */
+  readonly needsSecret: boolean;
+  verify(input: VerifyInput): VerifyResult;
+}
+
+export const ok = (deliveryId?: string): VerifyResult => ({ ok: true, deliveryId });
+export const missing = (reason: string): VerifyResult => ({ ok: false, failure: 'missing', reason });
+export const invalid = (reason: string): VerifyResult => ({ ok: false, failure: 'invalid', reason });
+export const expired = (reason: string): VerifyResult => ({ ok: false, failure: 'expired', reason });
+
+/** Checks a signed unix timestamp (seconds) against the replay window. */
+export function checkTimestamp(raw: string | undefined, input: VerifyInput, name: string): VerifyResult | number {
+  if (raw === undefined || raw === '') return missing(`${name} is missing`);
+  if (!/^\d{1,12}$/.test(raw)) return invalid(`${name} is not a unix timestamp`);
+  const ts = Number(raw);
+  const skew = Math.abs(input.now.getTime() / 1000 - ts);
+  if (skew > input.toleranceSeconds) return expired(`${name} is outside the ${input.toleranceSeconds} s replay window`);
+  return ts;
+}
