@@ -5,6 +5,8 @@ import { AUTH_ENTITIES, AuthModule } from '@hookhub/auth';
 import { type AppConfig, CoreModule } from '@hookhub/core';
 import { MIGRATIONS } from '@hookhub/migrations';
 import { StoreModule } from '@hookhub/store';
+import { INBOUND_ENTITIES, InboundModule } from '@hookhub/inbound';
+import { TASK_ENTITIES, TasksModule } from '@hookhub/tasks';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { AuditController } from './audit/audit.controller';
 import { AuthController } from './auth/auth.controller';
@@ -13,6 +15,11 @@ import { StoreHealth } from './health/store.health';
 import { AuditInterceptor } from './http/audit.interceptor';
 import { MetricsController } from './metrics/metrics.controller';
 import { UsersController } from './users/users.controller';
+import { HooksController } from './hooks/hooks.controller';
+import { ProgramsController } from './programs/programs.controller';
+import { ReceiptsController } from './receipts/receipts.controller';
+import { SourcesController } from './sources/sources.controller';
+import { TasksController } from './tasks/tasks.controller';
 
 /** The HTTP app: admin API, health, metrics (and, in later modules, the receiver and the workers). */
 @Module({})
@@ -22,11 +29,25 @@ export class AppModule {
       module: AppModule,
       imports: [
         CoreModule.forRoot(config),
-        StoreModule.forRoot({ entities: [...AUTH_ENTITIES], migrations: MIGRATIONS }),
+        StoreModule.forRoot({ entities: [...AUTH_ENTITIES, ...TASK_ENTITIES, ...INBOUND_ENTITIES], migrations: MIGRATIONS }),
         AuthModule,
+        TasksModule,
+        InboundModule,
         TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' }),
       ],
-      controllers: [AuthController, UsersController, ApiKeysController, AuditController, HealthController, MetricsController],
+      controllers: [
+        AuthController,
+        UsersController,
+        ApiKeysController,
+        AuditController,
+        SourcesController,
+        ProgramsController,
+        TasksController,
+        ReceiptsController,
+        HooksController,
+        HealthController,
+        MetricsController,
+      ],
       providers: [StoreHealth, { provide: APP_INTERCEPTOR, useClass: AuditInterceptor }],
     };
   }

@@ -3,6 +3,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { type AppConfig, ErrorCode, HookhubError, MetricsService, generateRequestId } from '@hookhub/core';
+import { ReceiverService } from '@hookhub/inbound';
+import { installBodyHandling } from './hooks/raw-body';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const JSON_TYPE = /^application\/(.+\+)?json\s*(;|$)/i;
@@ -70,6 +72,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       throw new HookhubError(ErrorCode.UnsupportedMediaType, 'The admin API accepts application/json bodies only');
     }
   });
+  installBodyHandling(fastify, app.get(ReceiverService), config.http.bodyLimit);
   fastify.addHook('preValidation', async (request) => {
     if (!request.url.startsWith('/api/') || request.body === undefined || request.body === null) return;
     if (typeof request.body !== 'object' || Array.isArray(request.body)) {

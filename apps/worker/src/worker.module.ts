@@ -3,6 +3,7 @@ import { AUTH_ENTITIES } from '@hookhub/auth';
 import { type AppConfig, CoreModule } from '@hookhub/core';
 import { MIGRATIONS } from '@hookhub/migrations';
 import { StoreModule } from '@hookhub/store';
+import { TASK_ENTITIES, TasksModule } from '@hookhub/tasks';
 
 /**
  * The worker process of a scaled-out deployment: no public HTTP, only the background workers (task runs and
@@ -13,7 +14,11 @@ export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [CoreModule.forRoot(config), StoreModule.forRoot({ entities: [...AUTH_ENTITIES], migrations: MIGRATIONS })],
+      imports: [
+        CoreModule.forRoot(config),
+        StoreModule.forRoot({ entities: [...AUTH_ENTITIES, ...TASK_ENTITIES], migrations: MIGRATIONS }),
+        TasksModule,
+      ],
     };
   }
 }

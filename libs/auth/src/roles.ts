@@ -14,7 +14,7 @@ export function roleAtLeast(role: Role, required: Role): boolean {
 }
 
 /** API key scopes. `*` grants every scope; scopes narrow what a key may do within its role. */
-export const API_KEY_SCOPES = ['*', 'events:publish', 'webhooks:read', 'webhooks:write', 'tasks:read', 'tasks:run'] as const;
+export const API_KEY_SCOPES = ['*', 'events:publish', 'webhooks:read', 'webhooks:write', 'tasks:read', 'tasks:run', 'sources:read', 'sources:write'] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 /** Marks an endpoint any valid API key may call whatever its scopes (e.g. `GET /api/auth/me`). */

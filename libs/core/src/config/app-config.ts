@@ -61,6 +61,25 @@ export interface AppConfig {
     readonly runWorkers: boolean;
     readonly pollIntervalMs: number;
   };
+  readonly tasks: {
+    /** Directories whose executables may be registered as programs. */
+    readonly programDirs: string[];
+    /** Executables allowed individually, outside the program dirs. */
+    readonly programAllow: string[];
+    /** Task runs executed at once by one process. */
+    readonly concurrency: number;
+    /** Time between SIGTERM and SIGKILL when a run times out or is canceled. */
+    readonly killGraceMs: number;
+    readonly leaseMs: number;
+  };
+  readonly inbound: {
+    /** Largest body cap a source may set; also the receiver's hard limit. */
+    readonly maxBodyLimit: number;
+    /** Bytes of each received body kept in its receipt. */
+    readonly receiptBodyCap: number;
+  };
+  /** YAML file of sources, programs and rules applied at boot. */
+  readonly configFile?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -205,6 +224,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
     if (!masterKeyRaw) r.problems.push('HOOKHUB_MASTER_KEY is required when NODE_ENV=production (`openssl rand -base64 32`)');
   }
 
+  const absList = (name: string, fallback: string[]): string[] => {
+    const raw = r.raw(name);
+    if (raw === undefined) return fallback;
+    const entries = raw.split(/[,:]/).map((x) => x.trim()).filter(Boolean);
+    const bad = entries.filter((e) => !isAbsolute(e));
+    if (bad.length) r.problems.push(`${name} must list absolute paths, got "${bad.join(', ')}"`);
+    return entries.filter((e) => isAbsolute(e)).map((e) => resolve(e));
+  };
+  const configFile = r.raw('HOOKHUB_CONFIG');
+  if (configFile !== undefined && !existsSync(configFile)) r.problems.push(`HOOKHUB_CONFIG file not found: ${configFile}`);
   const config = {
     nodeEnv,
     isProduction,
@@ -243,6 +272,18 @@ export function loadConfig(env: Env = process.env): AppConfig {
       runWorkers: r.bool('HOOKHUB_RUN_WORKERS', true),
       pollIntervalMs: r.int('HOOKHUB_QUEUE_POLL_MS', 5000, 50, 3_600_000),
     },
+    tasks: {
+      programDirs: absList('HOOKHUB_PROGRAM_DIRS', [join(dataDir, 'programs')]),
+      programAllow: absList('HOOKHUB_PROGRAM_ALLOW', []),
+      concurrency: r.int('HOOKHUB_TASK_CONCURRENCY', 4, 1, 1000),
+      killGraceMs: r.int('HOOKHUB_TASK_KILL_GRACE_MS', 5000, 0, 600_000),
+      leaseMs: r.int('HOOKHUB_TASK_LEASE_MS', 30_000, 1000, 3_600_000),
+    },
+    inbound: {
+      maxBodyLimit: r.int('HOOKHUB_INBOUND_MAX_BODY', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      receiptBodyCap: r.int('HOOKHUB_RECEIPT_BODY_CAP', 64 * 1024, 0, 16 * 1024 * 1024),
+    },
+    configFile: configFile ? resolve(configFile) : undefined,
   };
   if (config.redisUrl !== undefined && !/^rediss?:\/\//.test(config.redisUrl)) {
     r.problems.push('REDIS_URL must start with redis:// or rediss://');

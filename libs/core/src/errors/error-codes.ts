@@ -16,6 +16,11 @@ export enum ErrorCode {
   RateLimited = 'rate_limited',
   Unavailable = 'unavailable',
   Internal = 'internal_error',
+  SignatureMissing = 'signature_missing',
+  SignatureInvalid = 'signature_invalid',
+  TimestampOutOfWindow = 'timestamp_out_of_window',
+  IpNotAllowed = 'ip_not_allowed',
+  RunRefused = 'run_refused',
 }
 
 export const ERROR_STATUS: Record<ErrorCode, number> = {
@@ -32,6 +37,11 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.Internal]: 500,
   [ErrorCode.Unavailable]: 503,
+  [ErrorCode.SignatureMissing]: 401,
+  [ErrorCode.SignatureInvalid]: 401,
+  [ErrorCode.TimestampOutOfWindow]: 401,
+  [ErrorCode.IpNotAllowed]: 403,
+  [ErrorCode.RunRefused]: 400,
 };
 
 /** A typed domain error: a stable code, a message for humans, optional structured details. */

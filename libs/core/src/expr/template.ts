@@ -14,7 +14,7 @@ export interface TemplateSpec {
 }
 export type TemplateInput = string | TemplateSpec;
 
-export const DEFAULT_VALUE_PATTERN = '^[^\\u0000]{0,4096}$';
+export const DEFAULT_VALUE_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]{0,4096}$';
 const PLACEHOLDER = /\{\{\s*([^{}\s]+)\s*\}\}/g;
 const ONLY_PLACEHOLDER = /^\{\{\s*([^{}\s]+)\s*\}\}$/;
 const MAX_SPREAD = 256;
@@ -100,4 +100,11 @@ export function renderEnv(templates: Readonly<Record<string, CompiledTemplate>>,
     env[name] = values[0];
   }
   return env;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Text Postgres accepts: NUL removed, lone surrogates replaced by U+FFFD. */
+export function storableText(text: string): string {
+  return text.replace(/\u0000/g, '').replace(LONE_SURROGATE, '\uFFFD');
 }

@@ -38,8 +38,8 @@ export class WorkQueue {
   private readonly running: string;
 
   constructor(
-    private readonly dataSource: DataSource,
-    private readonly notifier: QueueNotifier,
+    protected readonly dataSource: DataSource,
+    protected readonly notifier: QueueNotifier,
     spec: QueueTableSpec,
   ) {
     for (const ident of [spec.table, spec.where?.column].filter((x): x is string => !!x)) {

@@ -1,0 +1,63 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsISO8601, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { PageOf, PageQueryDto } from '@hookhub/core';
+import { VERDICTS, type MatchedRule, type Verdict } from '../entities/receipt.entity';
+
+export class ListReceiptsQueryDto extends PageQueryDto {
+  @IsOptional() @IsUUID()
+  source_id?: string;
+
+  @ApiPropertyOptional({ enum: VERDICTS })
+  @IsOptional() @IsIn(VERDICTS)
+  verdict?: Verdict;
+
+  /** @example "push" */
+  @IsOptional() @IsString() @MaxLength(200)
+  event?: string;
+
+  /** Received at or after. @example "2026-11-23T00:00:00Z" */
+  @IsOptional() @IsISO8601()
+  from?: string;
+
+  /** Received before. */
+  @IsOptional() @IsISO8601()
+  to?: string;
+}
+
+export class MatchedRuleDto implements MatchedRule {
+  @ApiPropertyOptional({ type: String, nullable: true }) rule_id!: string | null;
+  rule_name!: string;
+  program_id!: string;
+  program_name!: string;
+}
+
+export class ReceiptDto {
+  id!: string;
+  @ApiPropertyOptional({ type: String, nullable: true }) source_id!: string | null;
+  slug!: string;
+  @ApiPropertyOptional({ type: String, nullable: true }) delivery_id!: string | null;
+  method!: string;
+  @ApiPropertyOptional({ type: String, nullable: true }) ip!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) event!: string | null;
+  @ApiProperty({ enum: VERDICTS }) verdict!: Verdict;
+  /** Why it was rejected, as `code: message`. */
+  @ApiPropertyOptional({ type: String, nullable: true }) reason!: string | null;
+  /** The HTTP status Hookhub answered. @example 202 */
+  status_code!: number;
+  @ApiProperty({ type: [MatchedRuleDto] }) matched_rules!: MatchedRuleDto[];
+  task_ids!: string[];
+  @ApiPropertyOptional({ type: String, nullable: true }) duplicate_of!: string | null;
+  body_bytes!: number;
+  duration_ms!: number;
+  created_at!: string;
+}
+
+export class ReceiptDetailDto extends ReceiptDto {
+  /** Request headers with secrets and signatures redacted. */
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) headers!: Record<string, string>;
+  /** The body, capped (see body_truncated). */
+  @ApiPropertyOptional({ type: String, nullable: true }) body!: string | null;
+  body_truncated!: boolean;
+}
+
+export class ReceiptPageDto extends PageOf(ReceiptDto) {}

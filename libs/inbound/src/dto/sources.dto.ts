@@ -1,0 +1,213 @@
+import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateNested,
+} from 'class-validator';
+import { PageOf, PageQueryDto } from '@hookhub/core';
+import { VERIFICATION_SCHEMES, type VerificationScheme } from '../verifiers';
+import type { Dispatch, MatchMode, ResponseMode } from '../entities/source.entity';
+
+export class VerificationOptionsDto {
+  /** hmac / token: header carrying the signature or token. @example "X-Signature" */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9-]{1,100}$/, { message: 'header must be a header name' })
+  header?: string;
+
+  @ApiPropertyOptional({ enum: ['sha1', 'sha256', 'sha512'], example: 'sha256' })
+  @IsOptional()
+  @IsIn(['sha1', 'sha256', 'sha512'])
+  algorithm?: 'sha1' | 'sha256' | 'sha512';
+
+  @ApiPropertyOptional({ enum: ['hex', 'base64'], example: 'base64' })
+  @IsOptional()
+  @IsIn(['hex', 'base64'])
+  encoding?: 'hex' | 'base64';
+
+  /** hmac: text before the digest, e.g. `sha256=`. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(32)
+  prefix?: string;
+
+  /** github: accept the legacy sha1 header when the sha256 one is absent. */
+  @IsOptional()
+  @IsBoolean()
+  allow_sha1?: boolean;
+}
+
+export class CreateSourceDto {
+  /** The URL part: triggers go to `POST /hooks/{slug}`. @example "github-api" */
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'slug is lower-case letters, digits and -, at most 63 characters' })
+  slug!: string;
+
+  @IsOptional() @IsString() @MaxLength(200) name?: string;
+  @IsOptional() @IsString() @MaxLength(2000) description?: string;
+
+  /** How requests are verified. `none` must be chosen explicitly and is flagged in listings. */
+  @ApiProperty({ enum: VERIFICATION_SCHEMES, example: 'github' })
+  @IsIn(VERIFICATION_SCHEMES)
+  scheme!: VerificationScheme;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => VerificationOptionsDto)
+  verification?: VerificationOptionsDto;
+
+  /** Secrets (several during a rotation). Encrypted at rest; never returned. `basic` secrets are `user:password`. @example ["my-secret-key"] */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(5)
+  @IsString({ each: true })
+  @MinLength(1, { each: true })
+  @MaxLength(1024, { each: true })
+  secrets?: string[];
+
+  /** Allowed client addresses or CIDRs (IPv4 and IPv6); empty allows every address. @example ["192.168.1.0/24", "10.0.0.1"] */
+  @IsOptional() @IsArray() @ArrayMaxSize(256) @IsString({ each: true })
+  ip_allow?: string[];
+
+  /** Requests a minute (default 100). @example 100 */
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
+  rate_limit?: number;
+
+  /** Largest body in bytes (default 1 MiB). @example 1048576 */
+  @IsOptional() @IsInt() @Min(1) @Max(1024 * 1024 * 1024)
+  body_limit?: number;
+
+  /** Allowed methods (default POST). @example ["POST"] */
+  @IsOptional() @IsArray() @ArrayMinSize(1) @IsIn(['POST', 'PUT', 'PATCH', 'GET', 'DELETE'], { each: true })
+  methods?: string[];
+
+  /** Allowed content types (default application/json). @example ["application/json"] */
+  @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(16) @IsString({ each: true }) @Matches(/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+*-]+$/, { each: true })
+  content_types?: string[];
+
+  /** Seconds a signed timestamp may differ from now (default 300). */
+  @IsOptional() @IsInt() @Min(1) @Max(86_400)
+  replay_window_seconds?: number;
+
+  /** Seconds a delivery id is remembered (default 86400; 0 turns de-duplication off). */
+  @IsOptional() @IsInt() @Min(0) @Max(30 * 86_400)
+  dedup_window_seconds?: number;
+
+  /** Header holding the delivery id (default: the scheme's, e.g. X-GitHub-Delivery, webhook-id). @example "X-Request-Id" */
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9-]{1,100}$/)
+  dedup_header?: string | null;
+
+  /** Or a body path holding it. @example "body.id" */
+  @IsOptional() @IsString() @MaxLength(256)
+  dedup_field?: string | null;
+
+  /** Header naming the event type (default: the scheme's, e.g. X-GitHub-Event). */
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9-]{1,100}$/)
+  event_header?: string | null;
+
+  /** Or a body path naming it. @example "body.type" */
+  @IsOptional() @IsString() @MaxLength(256)
+  event_field?: string | null;
+
+  /** `async`: 202 with task ids at once. `sync`: wait up to `sync_timeout_seconds` and return exit code and output. */
+  @ApiPropertyOptional({ enum: ['async', 'sync'], example: 'async' })
+  @IsOptional() @IsIn(['async', 'sync'])
+  response_mode?: ResponseMode;
+
+  @IsOptional() @IsInt() @Min(1) @Max(600)
+  sync_timeout_seconds?: number;
+
+  /** Run the first matching rule only, or every matching rule. */
+  @ApiPropertyOptional({ enum: ['first', 'all'], example: 'first' })
+  @IsOptional() @IsIn(['first', 'all'])
+  match_mode?: MatchMode;
+
+  /** `rules` (default), or `by_id`: the body names the program by number (`{"task_id": 1}`). */
+  @ApiPropertyOptional({ enum: ['rules', 'by_id'], example: 'rules' })
+  @IsOptional() @IsIn(['rules', 'by_id'])
+  dispatch?: Dispatch;
+
+  /** by_id: the body field with the program number (default task_id). */
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_]{1,64}$/)
+  id_field?: string;
+
+  /** by_id: the programs this source may start. */
+  @IsOptional() @IsArray() @ArrayMaxSize(1000) @IsUUID('all', { each: true })
+  by_id_programs?: string[];
+
+  @IsOptional() @IsBoolean()
+  enabled?: boolean;
+}
+
+export class UpdateSourceDto extends PartialType(CreateSourceDto) {}
+
+export class ListSourcesQueryDto extends PageQueryDto {
+  @IsOptional() @IsString() @MaxLength(100)
+  q?: string;
+}
+
+export class SourceDto {
+  id!: string;
+  slug!: string;
+  name!: string;
+  description!: string;
+  enabled!: boolean;
+  /** The URL path to send triggers to. @example "/hooks/github-api" */
+  url_path!: string;
+  @ApiProperty({ enum: VERIFICATION_SCHEMES })
+  scheme!: VerificationScheme;
+  /** True when the scheme is `none`: anyone who knows the URL can trigger it. */
+  unverified!: boolean;
+  verification!: VerificationOptionsDto;
+  /** How many secrets are set (the secrets themselves are never returned). */
+  secret_count!: number;
+  ip_allow!: string[];
+  rate_limit!: number;
+  body_limit!: number;
+  methods!: string[];
+  content_types!: string[];
+  replay_window_seconds!: number;
+  dedup_window_seconds!: number;
+  @ApiPropertyOptional({ type: String, nullable: true }) dedup_header!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) dedup_field!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) event_header!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) event_field!: string | null;
+  @ApiProperty({ enum: ['async', 'sync'] }) response_mode!: ResponseMode;
+  sync_timeout_seconds!: number;
+  @ApiProperty({ enum: ['first', 'all'] }) match_mode!: MatchMode;
+  @ApiProperty({ enum: ['rules', 'by_id'] }) dispatch!: Dispatch;
+  id_field!: string;
+  by_id_programs!: string[];
+  created_at!: string;
+  updated_at!: string;
+}
+
+export class SourcePageDto extends PageOf(SourceDto) {}
+
+export class SourceStatsQueryDto {
+  /** Start of the range (default 24 hours ago). */
+  @IsOptional() @IsString() @Matches(/^\d{4}-\d{2}-\d{2}T/, { message: 'from must be an ISO 8601 time' })
+  from?: string;
+  /** End of the range (default now). */
+  @IsOptional() @IsString() @Matches(/^\d{4}-\d{2}-\d{2}T/, { message: 'to must be an ISO 8601 time' })
+  to?: string;
+}
+
+export class HourBucketDto {
+  /** @example "2026-11-23T12:00:00.000Z" */
+  hour!: string;
+  /** @example {"accepted": 10, "rejected": 2} */
+  by_verdict!: Record<string, number>;
+  total!: number;
+}
+
+export class SourceStatsDto {
+  source_id!: string;
+  from!: string;
+  to!: string;
+  total!: number;
+  /** @example {"accepted": 120, "unmatched": 4, "duplicate": 2, "rejected": 9} */
+  by_verdict!: Record<string, number>;
+  /** @example {"202": 124, "401": 9} */
+  by_status!: Record<string, number>;
+  by_hour!: HourBucketDto[];
+}

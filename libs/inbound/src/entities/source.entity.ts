@@ -1,0 +1,41 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import type { VerificationOptions, VerificationScheme } from '../verifiers';
+
+export type ResponseMode = 'async' | 'sync';
+export type MatchMode = 'first' | 'all';
+export type Dispatch = 'rules' | 'by_id';
+
+/** Where triggers come from, how they are verified and guarded, and how they are answered. */
+@Entity({ name: 'sources' })
+export class Source {
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column({ type: 'text' }) slug!: string;
+  @Column({ type: 'text', default: '' }) name!: string;
+  @Column({ type: 'text', default: '' }) description!: string;
+  @Column({ type: 'boolean', default: true }) enabled!: boolean;
+  @Column({ type: 'text' }) scheme!: VerificationScheme;
+  @Column({ type: 'jsonb', default: () => "'{}'" }) verification!: VerificationOptions;
+  /** Sealed with the master key, bound to this source's id. */
+  @Column({ type: 'text', array: true, default: () => "'{}'" }) secrets!: string[];
+  @Column({ name: 'ip_allow', type: 'text', array: true, default: () => "'{}'" }) ipAllow!: string[];
+  @Column({ name: 'rate_limit', type: 'int', default: 100 }) rateLimit!: number;
+  @Column({ name: 'body_limit', type: 'int', default: 1048576 }) bodyLimit!: number;
+  @Column({ type: 'text', array: true, default: () => "'{POST}'" }) methods!: string[];
+  @Column({ name: 'content_types', type: 'text', array: true, default: () => "'{application/json}'" }) contentTypes!: string[];
+  @Column({ name: 'replay_window_seconds', type: 'int', default: 300 }) replayWindowSeconds!: number;
+  @Column({ name: 'dedup_window_seconds', type: 'int', default: 86400 }) dedupWindowSeconds!: number;
+  @Column({ name: 'dedup_header', type: 'text', nullable: true }) dedupHeader!: string | null;
+  @Column({ name: 'dedup_field', type: 'text', nullable: true }) dedupField!: string | null;
+  @Column({ name: 'event_header', type: 'text', nullable: true }) eventHeader!: string | null;
+  @Column({ name: 'event_field', type: 'text', nullable: true }) eventField!: string | null;
+  @Column({ name: 'response_mode', type: 'text', default: 'async' }) responseMode!: ResponseMode;
+  @Column({ name: 'sync_timeout_seconds', type: 'int', default: 30 }) syncTimeoutSeconds!: number;
+  @Column({ name: 'match_mode', type: 'text', default: 'first' }) matchMode!: MatchMode;
+  @Column({ type: 'text', default: 'rules' }) dispatch!: Dispatch;
+  @Column({ name: 'id_field', type: 'text', default: 'task_id' }) idField!: string;
+  @Column({ name: 'by_id_programs', type: 'uuid', array: true, default: () => "'{}'" }) byIdPrograms!: string[];
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 }) createdAt!: Date;
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz', precision: 3 }) updatedAt!: Date;
+}

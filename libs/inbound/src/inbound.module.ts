@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { TasksModule } from '@hookhub/tasks';
+import { Receipt } from './entities/receipt.entity';
+import { Rule } from './entities/rule.entity';
+import { Source } from './entities/source.entity';
+import { ReceiptWriter } from './services/receipt-writer';
+import { ReceiptsService } from './services/receipts.service';
+import { ReceiverService } from './services/receiver.service';
+import { RulesService } from './services/rules.service';
+import { SourceRegistry } from './services/source-registry';
+import { SourcesService } from './services/sources.service';
+
+export const INBOUND_ENTITIES = [Source, Rule, Receipt];
+
+/** Sources, verifiers, guards, the receiver, receipts and rules. */
+@Module({
+  imports: [TasksModule],
+  providers: [SourcesService, SourceRegistry, RulesService, ReceiptWriter, ReceiverService, ReceiptsService],
+  exports: [SourcesService, SourceRegistry, RulesService, ReceiptWriter, ReceiverService, ReceiptsService],
+})
+export class InboundModule {}

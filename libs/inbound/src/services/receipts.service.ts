@@ -1,0 +1,170 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource, type Repository } from 'typeorm';
+import { HookhubError, type Page, isUuid, paginate } from '@hookhub/core';
+import { type PreparedRun, TasksService } from '@hookhub/tasks';
+import type { HookResponseDto } from '../dto/hooks.dto';
+import type { ListReceiptsQueryDto, ReceiptDetailDto, ReceiptDto } from '../dto/receipts.dto';
+import type { SourceStatsDto, SourceStatsQueryDto } from '../dto/sources.dto';
+import { type MatchedRule, Receipt } from '../entities/receipt.entity';
+import { ReceiptWriter } from './receipt-writer';
+import { SourceRegistry } from './source-registry';
+import { SourcesService } from './sources.service';
+import { buildContext, parseBody } from './trigger-context';
+
+export function toReceiptDto(r: Receipt): ReceiptDto {
+  return {
+    id: r.id,
+    source_id: r.sourceId,
+    slug: r.slug,
+    delivery_id: r.deliveryId,
+    method: r.method,
+    ip: r.ip,
+    event: r.event,
+    verdict: r.verdict,
+    reason: r.reason,
+    status_code: r.statusCode,
+    matched_rules: r.matchedRules,
+    task_ids: r.taskIds,
+    duplicate_of: r.duplicateOf,
+    body_bytes: r.bodyBytes,
+    duration_ms: Math.round(r.durationMs * 1000) / 1000,
+    created_at: r.createdAt.toISOString(),
+  };
+}
+
+/** Receipts: the record of every inbound request, its filters, per-source stats and replay. */
+@Injectable()
+export class ReceiptsService {
+  private readonly receipts: Repository<Receipt>;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly sources: SourcesService,
+    private readonly registry: SourceRegistry,
+    private readonly tasks: TasksService,
+    private readonly writer: ReceiptWriter,
+  ) {
+    this.receipts = dataSource.getRepository(Receipt);
+  }
+
+  async list(query: ListReceiptsQueryDto): Promise<Page<ReceiptDto>> {
+    const qb = this.receipts.createQueryBuilder('r');
+    if (query.source_id) qb.andWhere('r.source_id = :sourceId', { sourceId: query.source_id });
+    if (query.verdict) qb.andWhere('r.verdict = :verdict', { verdict: query.verdict });
+    if (query.event) qb.andWhere('r.event = :event', { event: query.event });
+    if (query.from) qb.andWhere('r.created_at >= :from', { from: query.from });
+    if (query.to) qb.andWhere('r.created_at < :to', { to: query.to });
+    return paginate(qb, 'r', query, toReceiptDto);
+  }
+
+  async get(id: string): Promise<ReceiptDetailDto> {
+    const r = await this.find(id);
+    return { ...toReceiptDto(r), headers: r.headers, body: r.body, body_truncated: r.bodyTruncated };
+  }
+
+  async stats(sourceId: string, query: SourceStatsQueryDto): Promise<SourceStatsDto> {
+    await this.sources.find(sourceId);
+    const to = query.to ? new Date(query.to) : new Date();
+    const from = query.from ? new Date(query.from) : new Date(to.getTime() - 86_400_000);
+    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) throw HookhubError.badRequest('from must be before to, both ISO 8601 times');
+    if (to.getTime() - from.getTime() > 90 * 86_400_000) throw HookhubError.badRequest('The range may span at most 90 days');
+    const rows = (await this.dataSource.query(
+      `SELECT date_trunc('hour', created_at) AS hour, verdict, status_code, count(*)::int AS n
+       FROM receipts WHERE source_id = $1 AND created_at >= $2 AND created_at < $3
+       GROUP BY 1, 2, 3 ORDER BY 1`,
+      [sourceId, from, to],
+    )) as Array<{ hour: Date; verdict: string; status_code: number; n: number }>;
+    const byVerdict: Record<string, number> = { accepted: 0, unmatched: 0, duplicate: 0, rejected: 0 };
+    const byStatus: Record<string, number> = {};
+    const hours = new Map<string, { by_verdict: Record<string, number>; total: number }>();
+    let total = 0;
+    for (const row of rows) {
+      total += row.n;
+      byVerdict[row.verdict] = (byVerdict[row.verdict] ?? 0) + row.n;
+      byStatus[String(row.status_code)] = (byStatus[String(row.status_code)] ?? 0) + row.n;
+      const key = new Date(row.hour).toISOString();
+      const bucket = hours.get(key) ?? { by_verdict: {}, total: 0 };
+      bucket.by_verdict[row.verdict] = (bucket.by_verdict[row.verdict] ?? 0) + row.n;
+      bucket.total += row.n;
+      hours.set(key, bucket);
+    }
+    return {
+      source_id: sourceId,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      total,
+      by_verdict: byVerdict,
+      by_status: byStatus,
+      by_hour: [...hours.entries()].map(([hour, b]) => ({ hour, ...b })),
+    };
+  }
+
+  /**
+   * Runs a stored, verified receipt through the source's current rules again, as a new receipt
+   * (verdict accepted or unmatched, reason `replay of <id>`). The body must have been stored whole.
+   */
+  async replay(id: string, by: string): Promise<HookResponseDto> {
+    const original = await this.find(id);
+    if (!original.sourceId) throw HookhubError.conflict('The source of this receipt was deleted');
+    if (original.verdict === 'rejected') throw HookhubError.conflict('Only verified receipts can be replayed; this one was rejected');
+    if (original.bodyTruncated || original.body === null) throw HookhubError.conflict('The body of this receipt was not stored whole, so it cannot be replayed');
+    const compiled = await this.registry.compile(await this.sources.find(original.sourceId));
+    let body: unknown;
+    try {
+      body = parseBody(Buffer.from(original.body), original.headers['content-type']);
+    } catch (err) {
+      throw HookhubError.conflict(`The stored body does not parse: ${(err as Error).message}`);
+    }
+    const ctx = buildContext(compiled, body, original.headers, {});
+    const receiptId = randomUUID();
+    const runs: PreparedRun[] = [];
+    const matched: MatchedRule[] = [];
+    try {
+      for (const rule of compiled.rules) {
+        if (!rule.rule.enabled || !rule.program.enabled || !rule.match(ctx).matched) continue;
+        runs.push(this.tasks.prepare(rule.program, { args: rule.args, env: rule.env }, ctx, { trigger: 'receipt', receiptId, sourceId: original.sourceId, ruleId: rule.rule.id, triggeredBy: by }));
+        matched.push({ rule_id: rule.rule.id, rule_name: rule.rule.name, program_id: rule.program.id, program_name: rule.program.name });
+        if (compiled.source.matchMode === 'first') break;
+      }
+    } catch (err) {
+      throw HookhubError.badRequest(`The replay matched but the run was refused: ${(err as Error).message}`);
+    }
+    await this.writer.write({
+      receipt: {
+        id: receiptId,
+        source_id: original.sourceId,
+        slug: original.slug,
+        delivery_id: original.deliveryId,
+        method: original.method,
+        ip: original.ip,
+        event: ctx.event,
+        verdict: runs.length ? 'accepted' : 'unmatched',
+        reason: `replay of ${original.id} by ${by}`,
+        status_code: 202,
+        headers: original.headers,
+        body: original.body,
+        body_bytes: original.bodyBytes,
+        body_truncated: false,
+        matched_rules: matched,
+        task_ids: runs.map((r) => r.id),
+        duplicate_of: null,
+        duration_ms: 0,
+      },
+      runs,
+    });
+    return {
+      message: runs.length ? `Replayed: triggered ${runs.length} task${runs.length === 1 ? '' : 's'}` : 'Replayed: no rule matched',
+      receipt_id: receiptId,
+      matched: runs.length > 0,
+      task_ids: runs.map((r) => r.id),
+      tasks: runs.map((r) => ({ id: r.id, program: r.program_name })),
+    };
+  }
+
+  private async find(id: string): Promise<Receipt> {
+    const r = isUuid(id) ? await this.receipts.findOneBy({ id }) : null;
+    if (!r) throw HookhubError.notFound('Receipt', id);
+    return r;
+  }
+}

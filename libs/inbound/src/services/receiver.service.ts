@@ -1,0 +1,278 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { APP_CONFIG, type AppConfig, Clock, ERROR_STATUS, ErrorCode, HookhubError, RateLimiter, readPath, storableText } from '@hookhub/core';
+import { type PreparedRun, TasksService, type TaskRun } from '@hookhub/tasks';
+import type { HookResponseDto, HookTaskDto } from '../dto/hooks.dto';
+import type { MatchedRule, Verdict } from '../entities/receipt.entity';
+import { type VerifyFailure } from '../verifiers';
+import { type ReceiptRow, ReceiptWriter } from './receipt-writer';
+import { type CompiledSource, SourceRegistry } from './source-registry';
+import { BodyParseError, type TriggerContext, buildContext, parseBody } from './trigger-context';
+
+/** An inbound request as the HTTP layer sees it, before the body is read. */
+export interface HookRequest {
+  slug: string;
+  method: string;
+  headers: Record<string, string | string[] | undefined>;
+  ip: string;
+  query: Record<string, string>;
+}
+
+/** State carried from the pre-checks to the body: the receipt id, timing and the source. */
+export interface HookContext {
+  receiptId: string;
+  startedAt: bigint;
+  slug: string;
+  method: string;
+  ip: string;
+  headers: Record<string, string>;
+  query: Record<string, string>;
+  compiled: CompiledSource | null;
+  /** The most bytes the body may have. */
+  bodyLimit: number;
+}
+
+export interface HookResult {
+  status: number;
+  body: HookResponseDto;
+}
+
+const FAILURE_CODES: Record<VerifyFailure, ErrorCode> = {
+  missing: ErrorCode.SignatureMissing,
+  invalid: ErrorCode.SignatureInvalid,
+  expired: ErrorCode.TimestampOutOfWindow,
+};
+
+function flatHeaders(headers: HookRequest['headers']): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return flat;
+}
+
+function mediaType(headers: Record<string, string>): string {
+  return (headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+}
+
+/**
+ * The receiver: `POST /hooks/{slug}`. Checks run cheapest first (source, method, address, rate, content
+ * type, size) before the body is read; then the raw bytes are verified, parsed, de-duplicated and routed.
+ * Every request gets a receipt, and every 2xx is answered after its receipt and task runs are committed.
+ */
+@Injectable()
+export class ReceiverService {
+  constructor(
+    private readonly registry: SourceRegistry,
+    private readonly writer: ReceiptWriter,
+    private readonly tasks: TasksService,
+    private readonly limiter: RateLimiter,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Checks that need no body. Throws (after recording the receipt) when the request is refused. */
+  async preflight(request: HookRequest): Promise<HookContext> {
+    const ctx: HookContext = {
+      receiptId: randomUUID(),
+      startedAt: process.hrtime.bigint(),
+      slug: request.slug.slice(0, 200),
+      method: request.method.toUpperCase(),
+      ip: request.ip,
+      headers: flatHeaders(request.headers),
+      query: request.query,
+      compiled: null,
+      bodyLimit: this.config.inbound.maxBodyLimit,
+    };
+    const compiled = /^[a-z0-9][a-z0-9-]{0,62}$/.test(request.slug) ? await this.registry.bySlug(request.slug) : null;
+    if (!compiled || !compiled.source.enabled) {
+      await this.reject(ctx, new HookhubError(ErrorCode.NotFound, compiled ? `Source ${request.slug} is disabled` : `No source named ${request.slug}`));
+    }
+    ctx.compiled = compiled;
+    const { source } = compiled!;
+    ctx.bodyLimit = Math.min(source.bodyLimit, this.config.inbound.maxBodyLimit);
+    if (!compiled!.methods.has(ctx.method)) {
+      await this.reject(ctx, new HookhubError(ErrorCode.MethodNotAllowed, `Method ${ctx.method} is not allowed; use ${[...compiled!.methods].join(', ')}`, undefined, { allow: [...compiled!.methods].join(', ') }));
+    }
+    if (compiled!.allow && !compiled!.allow.allows(ctx.ip)) {
+      await this.reject(ctx, new HookhubError(ErrorCode.IpNotAllowed, `Address ${ctx.ip} is not allowed to call this source`));
+    }
+    const rate = await this.limiter.consume(`hooks:${source.id}`, source.rateLimit, 60_000);
+    if (!rate.allowed) {
+      await this.reject(ctx, new HookhubError(ErrorCode.RateLimited, `Over the limit of ${source.rateLimit} requests a minute`, undefined, { 'retry-after': String(rate.retryAfterSeconds) }));
+    }
+    const length = Number(ctx.headers['content-length'] ?? NaN);
+    const hasBody = (Number.isFinite(length) && length > 0) || ctx.headers['transfer-encoding'] !== undefined;
+    const type = mediaType(ctx.headers);
+    if (hasBody && !compiled!.contentTypes.has(type) && !compiled!.contentTypes.has('*/*')) {
+      await this.reject(ctx, new HookhubError(ErrorCode.UnsupportedMediaType, `Content type ${type || '(none)'} is not accepted; send ${[...compiled!.contentTypes].join(', ')}`));
+    }
+    if (Number.isFinite(length) && length > ctx.bodyLimit) {
+      await this.reject(ctx, this.tooLarge(ctx));
+    }
+    return ctx;
+  }
+
+  tooLarge(ctx: HookContext): HookhubError {
+    return new HookhubError(ErrorCode.PayloadTooLarge, `The body is larger than this source's limit of ${ctx.bodyLimit} bytes`);
+  }
+
+  /** Verifies, parses, de-duplicates and routes a received body. */
+  async receive(ctx: HookContext, raw: Buffer): Promise<HookResult> {
+    const compiled = ctx.compiled!;
+    const { source } = compiled;
+    const verdict = compiled.verifier.verify({
+      headers: ctx.headers,
+      rawBody: raw,
+      secrets: compiled.secrets,
+      options: source.verification,
+      now: this.clock.now(),
+      toleranceSeconds: source.replayWindowSeconds,
+    });
+    if (!verdict.ok) await this.reject(ctx, new HookhubError(FAILURE_CODES[verdict.failure], verdict.reason), raw);
+    let body: unknown;
+    try {
+      body = parseBody(raw, ctx.headers['content-type']);
+    } catch (err) {
+      if (err instanceof BodyParseError) await this.reject(ctx, HookhubError.badRequest(err.message), raw);
+      throw err;
+    }
+    const trigger = buildContext(compiled, body, ctx.headers, ctx.query);
+    const deliveryId = this.deliveryId(compiled, trigger, verdict.ok ? verdict.deliveryId : undefined);
+
+    const runs: PreparedRun[] = [];
+    const matched: MatchedRule[] = [];
+    let taskNumber: number | undefined;
+    const prepareOptions = { trigger: 'receipt' as const, receiptId: ctx.receiptId, sourceId: source.id };
+    try {
+      if (source.dispatch === 'by_id') {
+        const value = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)[source.idField] : undefined;
+        const number = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+        if (!Number.isInteger(number) || number < 1 || number > 2_147_483_647) {
+          await this.reject(ctx, HookhubError.badRequest(`The body must be a JSON object with "${source.idField}", a positive integer`), raw, trigger.event, deliveryId);
+        }
+        taskNumber = number;
+        const program = compiled.byIdPrograms.get(number);
+        if (!program || !program.enabled) await this.reject(ctx, HookhubError.notFound(`Task ${number}`), raw, trigger.event, deliveryId);
+        runs.push(this.tasks.prepare(program!, {}, trigger, prepareOptions));
+        matched.push({ rule_id: null, rule_name: `${source.idField}=${number}`, program_id: program!.id, program_name: program!.name });
+      } else {
+        for (const rule of compiled.rules) {
+          if (!rule.rule.enabled || !rule.program.enabled || !rule.match(trigger).matched) continue;
+          runs.push(this.tasks.prepare(rule.program, { args: rule.args, env: rule.env }, trigger, { ...prepareOptions, ruleId: rule.rule.id }));
+          matched.push({ rule_id: rule.rule.id, rule_name: rule.rule.name, program_id: rule.program.id, program_name: rule.program.name });
+          if (source.matchMode === 'first') break;
+        }
+      }
+    } catch (err) {
+      if (err instanceof HookhubError) throw err;
+      await this.reject(ctx, new HookhubError(ErrorCode.RunRefused, `The trigger matched but the run was refused: ${(err as Error).message}`), raw, trigger.event, deliveryId);
+    }
+
+    const accepted = runs.length > 0;
+    const receipt = this.receipt(ctx, {
+      verdict: accepted ? 'accepted' : 'unmatched',
+      status: 202,
+      raw,
+      event: trigger.event,
+      deliveryId,
+      matched,
+      taskIds: runs.map((r) => r.id),
+    });
+    const outcome = await this.writer.write({
+      receipt,
+      runs,
+      dedup: deliveryId && source.dedupWindowSeconds > 0 ? { sourceId: source.id, deliveryId, windowSeconds: source.dedupWindowSeconds } : undefined,
+    });
+    if (outcome.duplicateOf) {
+      const o = outcome.duplicateOf;
+      return {
+        status: 200,
+        body: { message: 'Duplicate delivery: already received, nothing ran again', receipt_id: o.receipt_id, matched: o.matched, task_ids: o.task_ids, tasks: o.task_ids.map((id) => ({ id, program: '' })), duplicate: true },
+      };
+    }
+    const tasks: HookTaskDto[] = runs.map((r) => ({ id: r.id, program: r.program_name }));
+    const base: HookResponseDto = {
+      message: accepted ? `Triggered ${runs.length} task${runs.length === 1 ? '' : 's'}` : 'Verified, but no rule matched; nothing was run',
+      receipt_id: receipt.id,
+      matched: accepted,
+      task_ids: runs.map((r) => r.id),
+      tasks,
+      ...(taskNumber !== undefined ? { task_id: taskNumber } : {}),
+    };
+    if (source.responseMode !== 'sync' || !accepted) return { status: 202, body: base };
+    return this.waitForRuns(receipt.id, base, source.syncTimeoutSeconds);
+  }
+
+  /** sync sources: wait for the runs, then answer with their exit codes and output. */
+  private async waitForRuns(receiptId: string, base: HookResponseDto, timeoutSeconds: number): Promise<HookResult> {
+    const runs = await this.tasks.waitForFinal(base.task_ids, timeoutSeconds * 1000);
+    const finished = runs.length === base.task_ids.length && runs.every((r) => ['succeeded', 'failed', 'timed_out', 'canceled'].includes(r.status));
+    const tasks = runs.map((r: TaskRun) => ({ id: r.id, program: r.programName, status: r.status, exit_code: r.exitCode, stdout: r.stdout, stderr: r.stderr, error: r.lastError }));
+    if (!finished) {
+      return { status: 202, body: { ...base, tasks, message: `Still running after ${timeoutSeconds} s; follow GET /api/tasks/{id}` } };
+    }
+    const succeeded = runs.every((r) => r.status === 'succeeded');
+    await this.writer.updateStatus(receiptId, 200);
+    return {
+      status: 200,
+      body: {
+        ...base,
+        tasks,
+        message: succeeded ? 'Task finished successfully' : `Task ${runs.find((r) => r.status !== 'succeeded')?.status}: ${runs.find((r) => r.status !== 'succeeded')?.lastError ?? ''}`,
+        output: runs[0]?.stdout ?? '',
+        exit_code: runs[0]?.exitCode ?? null,
+        succeeded,
+      },
+    };
+  }
+
+  private deliveryId(compiled: CompiledSource, trigger: TriggerContext, fromVerifier: string | undefined): string | null {
+    const { source } = compiled;
+    let value: unknown = fromVerifier;
+    if (source.dedupHeader) value = trigger.headers[source.dedupHeader];
+    else if (compiled.dedupPath) value = readPath({ body: trigger.body }, compiled.dedupPath);
+    if (typeof value === 'number') value = String(value);
+    return typeof value === 'string' && value.length > 0 ? storableText(value).slice(0, 200) : null;
+  }
+
+  /** Records a refused request and throws the error that answers it. */
+  async reject(ctx: HookContext, error: HookhubError, raw?: Buffer, event: string | null = null, deliveryId: string | null = null): Promise<never> {
+    const status = ERROR_STATUS[error.code];
+    await this.writer.write({ receipt: this.receipt(ctx, { verdict: 'rejected', status, raw, event, deliveryId, reason: `${error.code}: ${error.message}` }), runs: [] });
+    throw error;
+  }
+
+  private receipt(
+    ctx: HookContext,
+    r: { verdict: Verdict; status: number; raw?: Buffer; event: string | null; deliveryId: string | null; reason?: string; matched?: MatchedRule[]; taskIds?: string[] },
+  ): ReceiptRow {
+    const cap = this.config.inbound.receiptBodyCap;
+    const redact = ctx.compiled?.redact;
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(ctx.headers)) {
+      headers[storableText(name)] = redact?.has(name) || name === 'authorization' || name === 'cookie' || name === 'x-api-key' ? '[redacted]' : storableText(value).slice(0, 2000);
+    }
+    return {
+      id: ctx.receiptId,
+      source_id: ctx.compiled?.source.id ?? null,
+      slug: storableText(ctx.slug),
+      delivery_id: r.deliveryId,
+      method: ctx.method.slice(0, 16),
+      ip: ctx.ip || null,
+      event: r.event,
+      verdict: r.verdict,
+      reason: r.reason ? storableText(r.reason).slice(0, 1000) : null,
+      status_code: r.status,
+      headers,
+      body: r.raw ? storableText(r.raw.subarray(0, cap).toString('utf8')) : null,
+      body_bytes: r.raw?.length ?? 0,
+      body_truncated: (r.raw?.length ?? 0) > cap,
+      matched_rules: r.matched ?? [],
+      task_ids: r.taskIds ?? [],
+      duplicate_of: null,
+      duration_ms: Number(process.hrtime.bigint() - ctx.startedAt) / 1e6,
+    };
+  }
+}

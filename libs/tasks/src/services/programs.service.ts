@@ -1,0 +1,215 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, sep } from 'node:path';
+import { DataSource, type Repository } from 'typeorm';
+import { APP_CONFIG, type AppConfig, ErrorCode, HookhubError, type Page, type TemplateInput, TemplateError, compileTemplate, isUuid, paginate } from '@hookhub/core';
+import type { CreateProgramDto, ListProgramsQueryDto, ProgramDto, UpdateProgramDto } from '../dto/programs.dto';
+import { Program } from '../entities/program.entity';
+
+interface FieldProblem {
+  field: string;
+  errors: string[];
+}
+
+export function toProgramDto(p: Program): ProgramDto {
+  return {
+    id: p.id,
+    number: p.number,
+    name: p.name,
+    description: p.description,
+    command: p.command,
+    args: p.args,
+    cwd: p.cwd,
+    env_allow: p.envAllow,
+    env_keys: Object.keys(p.env),
+    timeout_seconds: p.timeoutSeconds,
+    output_cap_bytes: p.outputCapBytes,
+    concurrency_limit: p.concurrencyLimit,
+    concurrency_key: p.concurrencyKey,
+    concurrency_policy: p.concurrencyPolicy,
+    retry_max: p.retryMax,
+    retry_backoff_seconds: p.retryBackoffSeconds,
+    manual_run: p.manualRun,
+    enabled: p.enabled,
+    created_at: p.createdAt.toISOString(),
+    updated_at: p.updatedAt.toISOString(),
+  };
+}
+
+function within(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+/** Programs: the allow-list of executables. Only admins change it; every definition is checked on save. */
+@Injectable()
+export class ProgramsService {
+  private readonly programs: Repository<Program>;
+
+  constructor(
+    dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.programs = dataSource.getRepository(Program);
+  }
+
+  async create(dto: CreateProgramDto): Promise<ProgramDto> {
+    this.validate(dto, true);
+    await this.ensureNameFree(dto.name);
+    const saved = await this.programs.save(this.programs.create(this.toColumns(dto) as Program));
+    return toProgramDto(await this.programs.findOneByOrFail({ id: saved.id }));
+  }
+
+  async update(id: string, dto: UpdateProgramDto): Promise<ProgramDto> {
+    const program = await this.find(id);
+    const merged: CreateProgramDto = { ...this.toDtoShape(program), ...dto };
+    this.validate(merged, dto.command !== undefined || dto.cwd !== undefined);
+    if (dto.name !== undefined && dto.name.toLowerCase() !== program.name.toLowerCase()) await this.ensureNameFree(dto.name);
+    await this.programs.update({ id }, this.toColumns(dto));
+    return toProgramDto(await this.programs.findOneByOrFail({ id }));
+  }
+
+  async get(id: string): Promise<ProgramDto> {
+    return toProgramDto(await this.find(id));
+  }
+
+  async list(query: ListProgramsQueryDto): Promise<Page<ProgramDto>> {
+    const qb = this.programs.createQueryBuilder('p');
+    if (query.q) qb.andWhere('p.name ILIKE :q', { q: `%${query.q.replace(/[%_\\]/g, '\\$&')}%` });
+    return paginate(qb, 'p', query, toProgramDto);
+  }
+
+  async remove(id: string): Promise<ProgramDto> {
+    const program = await this.find(id);
+    const [{ count }] = (await this.programs.query(`SELECT count(*)::int AS count FROM rules WHERE program_id = $1`, [id])) as Array<{ count: number }>;
+    if (count > 0) throw HookhubError.conflict(`Program ${program.name} is used by ${count} rule(s); delete or change them first`);
+    await this.programs.delete({ id });
+    return toProgramDto(program);
+  }
+
+  /** The entity, for the task and inbound services. */
+  async find(id: string): Promise<Program> {
+    const program = isUuid(id) ? await this.programs.findOneBy({ id }) : null;
+    if (!program) throw HookhubError.notFound('Program', id);
+    return program;
+  }
+
+  async findByName(name: string): Promise<Program | null> {
+    return this.programs.createQueryBuilder('p').where('lower(p.name) = lower(:name)', { name }).getOne();
+  }
+
+  async findByNumber(number: number): Promise<Program | null> {
+    return this.programs.findOneBy({ number });
+  }
+
+  /** Checks the executable is allowed: absolute, a file, executable, under a program dir or listed. */
+  commandProblem(command: string): string | null {
+    if (!isAbsolute(command)) return 'must be an absolute path';
+    let real: string;
+    try {
+      real = realpathSync(command);
+    } catch {
+      return `${command} does not exist`;
+    }
+    try {
+      if (!statSync(real).isFile()) return `${command} is not a file`;
+      accessSync(real, constants.X_OK);
+    } catch {
+      return `${command} is not executable`;
+    }
+    const realOf = (p: string): string => {
+      try {
+        return realpathSync(p);
+      } catch {
+        return p;
+      }
+    };
+    if (this.config.tasks.programAllow.some((p) => realOf(p) === real)) return null;
+    if (this.config.tasks.programDirs.some((dir) => within(real, realOf(dir)))) return null;
+    return `${command} is not under HOOKHUB_PROGRAM_DIRS (${this.config.tasks.programDirs.join(', ')}) and not listed in HOOKHUB_PROGRAM_ALLOW`;
+  }
+
+  private validate(dto: CreateProgramDto, checkPaths: boolean): void {
+    const problems: FieldProblem[] = [];
+    const add = (field: string, error: string) => problems.push({ field, errors: [error] });
+    if (checkPaths) {
+      const commandProblem = this.commandProblem(dto.command);
+      if (commandProblem) add('command', commandProblem);
+      if (dto.cwd) {
+        if (!isAbsolute(dto.cwd)) add('cwd', 'must be an absolute path');
+        else {
+          try {
+            if (!statSync(dto.cwd).isDirectory()) add('cwd', `${dto.cwd} is not a directory`);
+          } catch {
+            add('cwd', `${dto.cwd} does not exist`);
+          }
+        }
+      }
+    }
+    (dto.args ?? []).forEach((t, i) => {
+      const problem = templateProblem(t);
+      if (problem) add(`args.${i}`, problem);
+    });
+    if (dto.concurrency_key) {
+      const problem = templateProblem(dto.concurrency_key);
+      if (problem) add('concurrency_key', problem);
+    }
+    for (const [name, value] of Object.entries(dto.env ?? {})) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) add(`env.${name}`, 'env names are letters, digits and _');
+      else if (typeof value !== 'string') add(`env.${name}`, 'env values must be strings');
+      else if (value.includes('\0')) add(`env.${name}`, 'env values cannot contain NUL');
+    }
+    if (problems.length) throw new HookhubError(ErrorCode.ValidationFailed, 'The program definition is not valid', problems);
+  }
+
+  private async ensureNameFree(name: string): Promise<void> {
+    if (await this.findByName(name)) throw HookhubError.conflict(`A program named ${name} already exists`);
+  }
+
+  private toDtoShape(p: Program): CreateProgramDto {
+    return {
+      name: p.name,
+      command: p.command,
+      cwd: p.cwd ?? undefined,
+      args: p.args,
+      env: p.env,
+      env_allow: p.envAllow,
+      concurrency_key: p.concurrencyKey,
+    };
+  }
+
+  private toColumns(dto: Partial<CreateProgramDto>): Partial<Program> {
+    const columns: Partial<Program> = {};
+    const set = <K extends keyof Program>(key: K, value: Program[K] | undefined) => {
+      if (value !== undefined) columns[key] = value;
+    };
+    set('name', dto.name);
+    set('description', dto.description);
+    set('command', dto.command);
+    set('args', dto.args);
+    set('cwd', dto.cwd === undefined ? undefined : dto.cwd || (dto.command ? dirname(dto.command) : null));
+    set('envAllow', dto.env_allow);
+    set('env', dto.env);
+    set('timeoutSeconds', dto.timeout_seconds);
+    set('outputCapBytes', dto.output_cap_bytes);
+    set('concurrencyLimit', dto.concurrency_limit);
+    set('concurrencyKey', dto.concurrency_key === '' ? null : dto.concurrency_key);
+    set('concurrencyPolicy', dto.concurrency_policy);
+    set('retryMax', dto.retry_max);
+    set('retryBackoffSeconds', dto.retry_backoff_seconds);
+    set('manualRun', dto.manual_run);
+    set('enabled', dto.enabled);
+    if (dto.cwd === undefined && dto.command !== undefined) columns.cwd ??= dirname(dto.command);
+    return columns;
+  }
+}
+
+/** The problem with a template, or null. */
+export function templateProblem(t: TemplateInput): string | null {
+  try {
+    compileTemplate(t);
+    return null;
+  } catch (err) {
+    if (err instanceof TemplateError) return err.message;
+    return `not a valid template: ${(err as Error).message}`;
+  }
+}

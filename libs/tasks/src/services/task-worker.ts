@@ -1,0 +1,232 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '@hookhub/core';
+import { type ClaimedRow, QueueWorker, STORE_OPTIONS, type StoreRuntimeOptions } from '@hookhub/store';
+import type { Program } from '../entities/program.entity';
+import type { TaskStatus } from '../entities/task-run.entity';
+import { ProcessRunner, type RunResult, type RunningProcess } from '../runner/process-runner';
+import { ProgramsService } from './programs.service';
+import { TASKS_CANCEL } from './task-queue';
+import { TasksService } from './tasks.service';
+
+/** How often a running task's lease is renewed, its output flushed and its cancel flag read. */
+const HEARTBEAT_MS = 1000;
+
+interface ActiveRun {
+  process: RunningProcess;
+  cancelReason?: string;
+}
+
+interface TaskRow extends ClaimedRow {
+  program_id: string | null;
+  program_name: string;
+  argv: string[];
+  env: Record<string, string>;
+  attempt: number;
+  max_attempts: number;
+  trigger: string;
+  receipt_id: string | null;
+  source_id: string | null;
+  rule_id: string | null;
+  concurrency_key: string | null;
+  triggered_by: string | null;
+}
+
+/**
+ * Claims task runs and executes them with the {@link ProcessRunner}. Runs in apps/api (default) or
+ * apps/worker. A run whose worker vanished (lease expired) is marked failed with the reason and goes
+ * through the retry policy; a run interrupted by shutdown likewise, so none is lost or left running.
+ */
+@Injectable()
+export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('TaskWorker');
+  private worker?: QueueWorker;
+  private readonly active = new Map<string, ActiveRun>();
+  private unsubscribeCancel?: () => void;
+  private shuttingDown = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly tasks: TasksService,
+    private readonly programs: ProgramsService,
+    private readonly runner: ProcessRunner,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(STORE_OPTIONS) private readonly storeOptions: StoreRuntimeOptions,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.storeOptions.runWorkers) this.start();
+  }
+
+  start(): void {
+    if (this.worker) return;
+    this.worker = new QueueWorker(this.tasks.queue, (row, workerId) => this.handle(row as TaskRow, workerId), {
+      concurrency: this.config.tasks.concurrency,
+      leaseMs: this.config.tasks.leaseMs,
+      pollIntervalMs: Math.min(this.storeOptions.pollIntervalMs, 5000),
+      onError: (err) => this.logger.error(`task worker: ${(err as Error).message}`),
+    });
+    this.unsubscribeCancel = this.tasks.queue.subscribeTo(TASKS_CANCEL, () => void this.checkCancels());
+    this.worker.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    this.unsubscribeCancel?.();
+    for (const run of this.active.values()) {
+      run.cancelReason = 'the hub shut down while the task ran';
+      run.process.cancel();
+    }
+    await this.worker?.stop();
+    this.worker = undefined;
+  }
+
+  private async handle(row: TaskRow, workerId: string): Promise<void> {
+    if (row.recovered) {
+      await this.finish(row, workerId, 'failed', { error: 'the worker running this task stopped (hub restart or crash) before it finished' });
+      return;
+    }
+    const program = row.program_id ? await this.programs.find(row.program_id).catch(() => null) : null;
+    if (!program || !program.enabled) {
+      await this.finish(row, workerId, 'failed', { error: program ? `program ${program.name} is disabled` : 'the program was deleted', noRetry: true });
+      return;
+    }
+    const commandProblem = this.programs.commandProblem(program.command);
+    if (commandProblem) {
+      await this.finish(row, workerId, 'failed', { error: `the program cannot run: ${commandProblem}`, noRetry: true });
+      return;
+    }
+    const process = this.runner.start({
+      command: program.command,
+      args: row.argv,
+      cwd: program.cwd ?? undefined,
+      env: this.environment(program, row.env),
+      timeoutMs: program.timeoutSeconds * 1000,
+      outputCapBytes: program.outputCapBytes,
+      killGraceMs: this.config.tasks.killGraceMs,
+    });
+    const active: ActiveRun = { process };
+    this.active.set(row.id, active);
+    const heartbeat = setInterval(() => void this.heartbeat(row.id, workerId, active), HEARTBEAT_MS);
+    let result: RunResult;
+    try {
+      result = await process.done;
+    } finally {
+      clearInterval(heartbeat);
+      this.active.delete(row.id);
+    }
+    const status: TaskStatus = result.timedOut
+      ? 'timed_out'
+      : result.canceled
+        ? active.cancelReason === undefined || this.shuttingDown
+          ? this.shuttingDown ? 'failed' : 'canceled'
+          : 'canceled'
+        : result.spawnError
+          ? 'failed'
+          : result.exitCode === 0
+            ? 'succeeded'
+            : 'failed';
+    const error = result.timedOut
+      ? `timed out after ${program.timeoutSeconds} s`
+      : result.canceled
+        ? (active.cancelReason ?? 'canceled')
+        : result.spawnError
+          ? `could not start: ${result.spawnError}`
+          : result.exitCode !== 0
+            ? result.signal
+              ? `killed by ${result.signal}`
+              : `exited with code ${result.exitCode}`
+            : null;
+    await this.finish(row, workerId, status, { result, error, backoffSeconds: program.retryBackoffSeconds });
+  }
+
+  /** The process env: allow-listed names from the hub's env, then fixed values, then the trigger's values. */
+  private environment(program: Program, fromTrigger: Record<string, string>): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const name of program.envAllow) {
+      const value = process.env[name];
+      if (value !== undefined) env[name] = value;
+    }
+    Object.assign(env, program.env);
+    for (const [name, value] of Object.entries(fromTrigger)) {
+      if (program.envAllow.includes(name)) env[name] = value;
+    }
+    return env;
+  }
+
+  private async heartbeat(id: string, workerId: string, active: ActiveRun): Promise<void> {
+    try {
+      const snap = active.process.snapshot();
+      const rows = (await this.dataSource.query(
+        `UPDATE task_runs SET locked_until = now() + ($3::int * interval '1 millisecond'), updated_at = now(),
+           stdout = $4, stderr = $5, stdout_bytes = $6, stderr_bytes = $7
+         WHERE id = $1 AND locked_by = $2 AND status = 'running'
+         RETURNING cancel_requested_at, last_error`,
+        [id, workerId, this.config.tasks.leaseMs, snap.stdout, snap.stderr, snap.stdoutBytes, snap.stderrBytes],
+      )) as unknown;
+      const list = Array.isArray(rows) && Array.isArray(rows[0]) ? (rows[0] as Array<{ cancel_requested_at: Date | null; last_error: string | null }>) : [];
+      if (!list.length) {
+        active.cancelReason = 'the lease on this run was lost to another worker';
+        active.process.cancel();
+      } else if (list[0].cancel_requested_at && active.cancelReason === undefined) {
+        active.cancelReason = list[0].last_error ?? 'canceled';
+        active.process.cancel();
+      }
+    } catch (err) {
+      this.logger.warn(`heartbeat of task ${id} failed: ${(err as Error).message}`);
+    }
+  }
+
+  private async checkCancels(): Promise<void> {
+    const ids = [...this.active.keys()];
+    if (!ids.length) return;
+    const rows = (await this.dataSource.query(
+      `SELECT id, last_error FROM task_runs WHERE id = ANY($1::uuid[]) AND cancel_requested_at IS NOT NULL`,
+      [ids],
+    )) as Array<{ id: string; last_error: string | null }>;
+    for (const row of rows) {
+      const active = this.active.get(row.id);
+      if (active && active.cancelReason === undefined) {
+        active.cancelReason = row.last_error ?? 'canceled';
+        active.process.cancel();
+      }
+    }
+  }
+
+  /** Records the outcome under the lease and, for failures with attempts left, enqueues the retry. */
+  private async finish(
+    row: TaskRow,
+    workerId: string,
+    status: TaskStatus,
+    outcome: { result?: RunResult; error: string | null; backoffSeconds?: number; noRetry?: boolean },
+  ): Promise<void> {
+    const r = outcome.result;
+    const retry = !outcome.noRetry && (status === 'failed' || status === 'timed_out') && row.attempt < row.max_attempts;
+    let retryId: string | null = null;
+    await this.dataSource.transaction(async (m) => {
+      const updated = (await m.query(
+        `UPDATE task_runs SET status = $3, exit_code = $4, signal = $5, duration_ms = $6, stdout = coalesce($7, stdout),
+           stderr = coalesce($8, stderr), stdout_bytes = coalesce($9, stdout_bytes), stderr_bytes = coalesce($10, stderr_bytes),
+           last_error = $11, finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL
+         WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+        [row.id, workerId, status, r?.exitCode ?? null, r?.signal ?? null, r?.durationMs ?? null, r?.stdout ?? null, r?.stderr ?? null,
+          r?.stdoutBytes ?? null, r?.stderrBytes ?? null, outcome.error],
+      )) as unknown;
+      const affected = Array.isArray(updated) && typeof updated[1] === 'number' ? updated[1] : 0;
+      if (!affected || !retry || !row.program_id) return;
+      retryId = randomUUID();
+      const delaySeconds = (outcome.backoffSeconds ?? 30) * 2 ** (row.attempt - 1);
+      await m.query(
+        `INSERT INTO task_runs (id, program_id, program_name, trigger, receipt_id, source_id, rule_id, retry_of, triggered_by,
+           attempt, max_attempts, argv, env, concurrency_key, run_at)
+         VALUES ($1, $2, $3, 'retry', $4, $5, $6, $7, 'retry policy', $8, $9, $10, $11, $12, now() + ($13::int * interval '1 second'))`,
+        [retryId, row.program_id, row.program_name, row.receipt_id, row.source_id, row.rule_id, row.id, row.attempt + 1, row.max_attempts,
+          JSON.stringify(row.argv), JSON.stringify(row.env), row.concurrency_key, delaySeconds],
+      );
+    });
+    await this.tasks.queue.notifyDone();
+    if (retryId) await this.tasks.wake();
+    this.logger.log({ msg: 'task finished', taskId: row.id, program: row.program_name, status, error: outcome.error, retryId });
+  }
+}
