@@ -72,7 +72,6 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       throw new HookhubError(ErrorCode.UnsupportedMediaType, 'The admin API accepts application/json bodies only');
     }
   });
-  installBodyHandling(fastify, app.get(ReceiverService), config.http.bodyLimit);
   fastify.addHook('preValidation', async (request) => {
     if (!request.url.startsWith('/api/') || request.body === undefined || request.body === null) return;
     if (typeof request.body !== 'object' || Array.isArray(request.body)) {
@@ -92,5 +91,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     });
   }
   await app.init();
+  // After init: Nest registers its JSON and form parsers during init, and these replace them.
+  installBodyHandling(fastify, app.get(ReceiverService), config.http.bodyLimit);
   return app;
 }
