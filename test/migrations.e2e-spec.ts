@@ -34,6 +34,10 @@ onPostgres('migrations under the advisory lock (Postgres)', () => {
     const config = loadConfig({ NODE_ENV: 'test', ...db.env });
     const store = await StoreRuntime.open(config, { entities: [], migrations: MIGRATIONS }, true);
     try {
+      const sources = async () => ((await store.dataSource.query(`SELECT to_regclass('public.sources') AS t`)) as Array<{ t: string | null }>)[0].t;
+      expect(await sources()).toBe('sources');
+      await store.dataSource.undoLastMigration();
+      expect(await sources()).toBeNull();
       await store.dataSource.undoLastMigration();
       const tables = (await store.dataSource.query(`SELECT to_regclass('public.users') AS t`)) as Array<{ t: string | null }>;
       expect(tables[0].t).toBeNull();

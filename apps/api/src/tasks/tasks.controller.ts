@@ -1,9 +1,10 @@
-import { Controller, Get, HttpCode, type MessageEvent, Param, ParseUUIDPipe, Post, Query, Sse } from '@nestjs/common';
+import { Controller, Get, HttpCode, type MessageEvent, Param, ParseUUIDPipe, Post, Query, Sse, UseGuards } from '@nestjs/common';
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Observable } from 'rxjs';
 import { Audit, Auth, CurrentPrincipal, type Principal, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
 import { ListTasksQueryDto, TaskRunDetailDto, TaskRunPageDto, TasksService } from '@hookhub/tasks';
+import { TaskExistsGuard } from './task-exists.guard';
 
 @ApiTags('tasks')
 @Controller('api/tasks')
@@ -36,8 +37,9 @@ export class TasksController {
   @ApiOperation({ summary: 'Stream the output of a task run (SSE)' })
   @ApiOkResponse({ description: 'text/event-stream of stdout, stderr, status and end events' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  output(@Param('id', ParseUUIDPipe) id: string): Promise<Observable<MessageEvent>> {
-    return this.tasks.openOutputStream(id);
+  @UseGuards(TaskExistsGuard)
+  output(@Param('id', ParseUUIDPipe) id: string): Observable<MessageEvent> {
+    return this.tasks.streamOutput(id);
   }
 
   /** A queued run is canceled at once; a running one gets SIGTERM, then SIGKILL after the grace period. */

@@ -249,11 +249,6 @@ export class TasksService {
    * The output of a run as server-sent events: `stdout` and `stderr` events with new text, `status` events,
    * and a final `end`. Works for a run on any worker (the worker flushes its tails every second).
    */
-  async openOutputStream(id: string, pollMs = 500): Promise<Observable<MessageEvent>> {
-    await this.find(id);
-    return this.streamOutput(id, pollMs);
-  }
-
   streamOutput(id: string, pollMs = 500): Observable<MessageEvent> {
     return new Observable<MessageEvent>((subscriber) => {
       let stopped = false;
