@@ -78,8 +78,6 @@ export interface AppConfig {
     /** Bytes of each received body kept in its receipt. */
     readonly receiptBodyCap: number;
   };
-  /** YAML file of sources, programs and rules applied at boot. */
-  readonly configFile?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -232,8 +230,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     if (bad.length) r.problems.push(`${name} must list absolute paths, got "${bad.join(', ')}"`);
     return entries.filter((e) => isAbsolute(e)).map((e) => resolve(e));
   };
-  const configFile = r.raw('HOOKHUB_CONFIG');
-  if (configFile !== undefined && !existsSync(configFile)) r.problems.push(`HOOKHUB_CONFIG file not found: ${configFile}`);
   const config = {
     nodeEnv,
     isProduction,
@@ -283,7 +279,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxBodyLimit: r.int('HOOKHUB_INBOUND_MAX_BODY', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
       receiptBodyCap: r.int('HOOKHUB_RECEIPT_BODY_CAP', 64 * 1024, 0, 16 * 1024 * 1024),
     },
-    configFile: configFile ? resolve(configFile) : undefined,
   };
   if (config.redisUrl !== undefined && !/^rediss?:\/\//.test(config.redisUrl)) {
     r.problems.push('REDIS_URL must start with redis:// or rediss://');
