@@ -216,6 +216,31 @@ describe('inbound scenarios', () => {
       expect(detail.json.body).toContain('refs/heads/');
     });
 
+    it('replays a verified receipt for admins only, as a new receipt that runs the rules again', async () => {
+      const original = await push('refs/heads/main', 'delivery-replay');
+      await waitForTask(t, admin, original.json.task_ids[0]);
+      const operator = await t.userWithRole('operator');
+      const denied = await t.request({ method: 'POST', url: `/api/receipts/${original.json.receipt_id}/replay`, token: operator.token });
+      expect(denied.statusCode).toBe(403);
+      const replay = await t.request<{ receipt_id: string; task_ids: string[]; matched: boolean }>({ method: 'POST', url: `/api/receipts/${original.json.receipt_id}/replay`, token: admin });
+      expect(replay.statusCode).toBe(201);
+      expect(replay.json.matched).toBe(true);
+      expect(replay.json.receipt_id).not.toBe(original.json.receipt_id);
+      const rerun = await waitForTask(t, admin, replay.json.task_ids[0]);
+      expect(rerun).toMatchObject({ status: 'succeeded', argv: ['refs/heads/main', 'abc1234'] });
+      const rejected = await t.request<{ items: Array<{ id: string }> }>({ url: '/api/receipts?verdict=rejected&limit=1', token: admin });
+      const refused = await t.request({ method: 'POST', url: `/api/receipts/${rejected.json.items[0].id}/replay`, token: admin });
+      expect(refused.statusCode).toBe(409);
+      expect((await t.request({ method: 'POST', url: '/api/receipts/00000000-0000-4000-8000-000000000000/replay', token: admin })).statusCode).toBe(404);
+    });
+
+    it('lets viewers read sources but not create them', async () => {
+      const viewer = await t.userWithRole('viewer');
+      expect((await t.request({ url: `/api/sources/${sourceId}`, token: viewer.token })).statusCode).toBe(200);
+      const denied = await t.request({ method: 'POST', url: '/api/sources', token: viewer.token, body: { slug: 'nope', scheme: 'none' } });
+      expect(denied.statusCode).toBe(403);
+    });
+
     it('verifies a token source and enforces an IP allow-list', async () => {
       const p = await create(t, admin, '/api/programs', { name: 'analyze', command: program('sync.sh'), args: ['{{body.data}}'] });
       const custom = await create(t, admin, '/api/sources', { slug: 'custom', scheme: 'token', secrets: ['t0ken'] });

@@ -4,10 +4,9 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { type AppConfig, ErrorCode, HookhubError, MetricsService, generateRequestId } from '@hookhub/core';
 import { ReceiverService } from '@hookhub/inbound';
-import { installBodyHandling } from './hooks/raw-body';
+import { JSON_TYPE, installBodyHandling } from './hooks/raw-body';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const JSON_TYPE = /^application\/(.+\+)?json\s*(;|$)/i;
 import { AppModule } from './app.module';
 
 export interface CreateAppOptions {

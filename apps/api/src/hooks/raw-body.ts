@@ -4,7 +4,8 @@ import { ErrorCode, HookhubError } from '@hookhub/core';
 import type { HookContext, ReceiverService } from '@hookhub/inbound';
 
 const HOOKS_PREFIX = '/hooks/';
-const JSON_TYPE = /^application\/(.+\+)?json\s*(;|$)/i;
+/** application/json and the +json types. */
+export const JSON_TYPE = /^application\/(.+\+)?json\s*(;|$)/i;
 const CONTEXT = Symbol('hookContext');
 
 type WithHook = FastifyRequest & { [CONTEXT]?: HookContext };

@@ -8,7 +8,7 @@ import type { ListReceiptsQueryDto, ReceiptDetailDto, ReceiptDto } from '../dto/
 import type { SourceStatsDto, SourceStatsQueryDto } from '../dto/sources.dto';
 import { type MatchedRule, Receipt } from '../entities/receipt.entity';
 import { ReceiptWriter } from './receipt-writer';
-import { SourceRegistry } from './source-registry';
+import { SourceRegistry, routeByRules } from './source-registry';
 import { SourcesService } from './sources.service';
 import { buildContext, parseBody } from './trigger-context';
 
@@ -118,18 +118,13 @@ export class ReceiptsService {
     }
     const ctx = buildContext(compiled, body, original.headers, {});
     const receiptId = randomUUID();
-    const runs: PreparedRun[] = [];
-    const matched: MatchedRule[] = [];
+    let routed: { runs: PreparedRun[]; matched: MatchedRule[] };
     try {
-      for (const rule of compiled.rules) {
-        if (!rule.rule.enabled || !rule.program.enabled || !rule.match(ctx).matched) continue;
-        runs.push(this.tasks.prepare(rule.program, { args: rule.args, env: rule.env }, ctx, { trigger: 'receipt', receiptId, sourceId: original.sourceId, ruleId: rule.rule.id, triggeredBy: by }));
-        matched.push({ rule_id: rule.rule.id, rule_name: rule.rule.name, program_id: rule.program.id, program_name: rule.program.name });
-        if (compiled.source.matchMode === 'first') break;
-      }
+      routed = routeByRules(compiled, ctx, this.tasks, { trigger: 'receipt', receiptId, sourceId: original.sourceId, triggeredBy: by });
     } catch (err) {
       throw HookhubError.badRequest(`The replay matched but the run was refused: ${(err as Error).message}`);
     }
+    const { runs, matched } = routed;
     await this.writer.write({
       receipt: {
         id: receiptId,

@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig, Clock, ERROR_STATUS, ErrorCode, HookhubError, RateLimiter, readPath, storableText } from '@hookhub/core';
-import { type PreparedRun, TasksService, type TaskRun } from '@hookhub/tasks';
+import { FINAL_STATUSES, type PreparedRun, TasksService, type TaskRun } from '@hookhub/tasks';
 import type { HookResponseDto, HookTaskDto } from '../dto/hooks.dto';
 import type { MatchedRule, Verdict } from '../entities/receipt.entity';
 import { type VerifyFailure } from '../verifiers';
 import { type ReceiptRow, ReceiptWriter } from './receipt-writer';
-import { type CompiledSource, SourceRegistry } from './source-registry';
+import { ALWAYS_REDACTED, type CompiledSource, SourceRegistry, routeByRules } from './source-registry';
 import { BodyParseError, type TriggerContext, buildContext, parseBody } from './trigger-context';
 
 /** An inbound request as the HTTP layer sees it, before the body is read. */
@@ -158,12 +158,9 @@ export class ReceiverService {
         runs.push(this.tasks.prepare(program!, {}, trigger, prepareOptions));
         matched.push({ rule_id: null, rule_name: `${source.idField}=${number}`, program_id: program!.id, program_name: program!.name });
       } else {
-        for (const rule of compiled.rules) {
-          if (!rule.rule.enabled || !rule.program.enabled || !rule.match(trigger).matched) continue;
-          runs.push(this.tasks.prepare(rule.program, { args: rule.args, env: rule.env }, trigger, { ...prepareOptions, ruleId: rule.rule.id }));
-          matched.push({ rule_id: rule.rule.id, rule_name: rule.rule.name, program_id: rule.program.id, program_name: rule.program.name });
-          if (source.matchMode === 'first') break;
-        }
+        const routed = routeByRules(compiled, trigger, this.tasks, prepareOptions);
+        runs.push(...routed.runs);
+        matched.push(...routed.matched);
       }
     } catch (err) {
       if (err instanceof HookhubError) throw err;
@@ -208,7 +205,7 @@ export class ReceiverService {
   /** sync sources: wait for the runs, then answer with their exit codes and output. */
   private async waitForRuns(receiptId: string, base: HookResponseDto, timeoutSeconds: number): Promise<HookResult> {
     const runs = await this.tasks.waitForFinal(base.task_ids, timeoutSeconds * 1000);
-    const finished = runs.length === base.task_ids.length && runs.every((r) => ['succeeded', 'failed', 'timed_out', 'canceled'].includes(r.status));
+    const finished = runs.length === base.task_ids.length && runs.every((r) => FINAL_STATUSES.includes(r.status));
     const tasks = runs.map((r: TaskRun) => ({ id: r.id, program: r.programName, status: r.status, exit_code: r.exitCode, stdout: r.stdout, stderr: r.stderr, error: r.lastError }));
     if (!finished) {
       return { status: 202, body: { ...base, tasks, message: `Still running after ${timeoutSeconds} s; follow GET /api/tasks/{id}` } };
@@ -249,10 +246,10 @@ export class ReceiverService {
     r: { verdict: Verdict; status: number; raw?: Buffer; event: string | null; deliveryId: string | null; reason?: string; matched?: MatchedRule[]; taskIds?: string[] },
   ): ReceiptRow {
     const cap = this.config.inbound.receiptBodyCap;
-    const redact = ctx.compiled?.redact;
+    const redact = ctx.compiled?.redact ?? ALWAYS_REDACTED;
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(ctx.headers)) {
-      headers[storableText(name)] = redact?.has(name) || name === 'authorization' || name === 'cookie' || name === 'x-api-key' ? '[redacted]' : storableText(value).slice(0, 2000);
+      headers[storableText(name)] = redact.has(name) ? '[redacted]' : storableText(value).slice(0, 2000);
     }
     return {
       id: ctx.receiptId,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type Repository } from 'typeorm';
-import { ErrorCode, HookhubError, type TemplateInput, compileTemplate, conditionProblem, isUuid } from '@hookhub/core';
+import { ErrorCode, HookhubError, type TemplateInput, conditionProblem, isUuid } from '@hookhub/core';
 import { ProgramsService, TasksService, templateProblem } from '@hookhub/tasks';
 import type { CreateRuleDto, RuleDto, RuleListDto, RuleTestRequestDto, RuleTestResultDto, RuleVerdictDto, UpdateRuleDto } from '../dto/rules.dto';
 import { Rule } from '../entities/rule.entity';
@@ -143,7 +143,6 @@ export class RulesService {
       const problem = templateProblem(t);
       if (problem) add(`env.${name}`, problem);
       else if (program && !program.envAllow.includes(name)) add(`env.${name}`, `${name} is not in the env allow-list of program ${program.name}`);
-      else compileTemplate(t);
     }
     if (problems.length) throw new HookhubError(ErrorCode.ValidationFailed, 'The rule is not valid', problems);
   }

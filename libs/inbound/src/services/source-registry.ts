@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { type CompiledTemplate, type ConditionResult, compileCondition, compileTemplate, parsePath } from '@hookhub/core';
-import { Program } from '@hookhub/tasks';
+import { type PrepareOptions, type PreparedRun, Program, type TasksService } from '@hookhub/tasks';
+import type { MatchedRule } from '../entities/receipt.entity';
 import { Rule } from '../entities/rule.entity';
 import type { Source } from '../entities/source.entity';
 import { VERIFIERS, type Verifier } from '../verifiers';
@@ -33,11 +34,28 @@ export interface CompiledSource {
 }
 
 const TTL_MS = 5000;
-const ALWAYS_REDACTED = ['authorization', 'cookie', 'x-api-key', 'proxy-authorization'];
+/** Headers never stored in receipts, whatever the source. */
+export const ALWAYS_REDACTED: ReadonlySet<string> = new Set(['authorization', 'cookie', 'x-api-key', 'proxy-authorization']);
 
 /** Default event header per scheme, when the source names none. */
 const SCHEME_EVENT_HEADER: Partial<Record<string, string>> = { github: 'x-github-event', gitlab: 'x-gitlab-event' };
 const SCHEME_EVENT_FIELD: Partial<Record<string, string>> = { stripe: 'body.type', 'standard-webhooks': 'body.type', slack: 'body.type' };
+
+/**
+ * Runs a trigger through a source's rules in order (the first match only, or all, per the source) and
+ * prepares their runs. Throws the TemplateError of a refused run.
+ */
+export function routeByRules(compiled: CompiledSource, ctx: unknown, tasks: TasksService, options: PrepareOptions): { runs: PreparedRun[]; matched: MatchedRule[] } {
+  const runs: PreparedRun[] = [];
+  const matched: MatchedRule[] = [];
+  for (const rule of compiled.rules) {
+    if (!rule.rule.enabled || !rule.program.enabled || !rule.match(ctx).matched) continue;
+    runs.push(tasks.prepare(rule.program, { args: rule.args, env: rule.env }, ctx, { ...options, ruleId: rule.rule.id }));
+    matched.push({ rule_id: rule.rule.id, rule_name: rule.rule.name, program_id: rule.program.id, program_name: rule.program.name });
+    if (compiled.source.matchMode === 'first') break;
+  }
+  return { runs, matched };
+}
 
 /**
  * Compiled sources by slug for the receiver, cached for a few seconds and dropped when any process changes a

@@ -116,16 +116,19 @@ export class WorkQueue {
   }
 
   private affected(result: unknown): boolean {
-    // TypeORM's postgres driver returns [rows, affectedCount] for UPDATE statements.
-    if (Array.isArray(result) && typeof result[1] === 'number') return result[1] > 0;
-    return false;
+    return affectedRows(result) > 0;
   }
 }
 
-/** TypeORM's postgres driver returns `[rows, affectedCount]` for UPDATE ... RETURNING. */
-function rowsOf(result: unknown): ClaimedRow[] {
+/** TypeORM's postgres driver returns `[rows, affectedCount]` for UPDATE/DELETE; the rows of either shape. */
+export function rowsOf<T = ClaimedRow>(result: unknown): T[] {
   if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') {
-    return result[0] as ClaimedRow[];
+    return result[0] as T[];
   }
-  return result as ClaimedRow[];
+  return result as T[];
+}
+
+/** The affected-row count of an UPDATE/DELETE run through `query()`. */
+export function affectedRows(result: unknown): number {
+  return Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
 }

@@ -186,7 +186,8 @@ export class ProgramsService {
     set('description', dto.description);
     set('command', dto.command);
     set('args', dto.args);
-    set('cwd', dto.cwd === undefined ? undefined : dto.cwd || (dto.command ? dirname(dto.command) : null));
+    // Default working directory: the program's own directory.
+    if (dto.cwd !== undefined || dto.command !== undefined) columns.cwd = dto.cwd || (dto.command ? dirname(dto.command) : null);
     set('envAllow', dto.env_allow);
     set('env', dto.env);
     set('timeoutSeconds', dto.timeout_seconds);
@@ -198,7 +199,6 @@ export class ProgramsService {
     set('retryBackoffSeconds', dto.retry_backoff_seconds);
     set('manualRun', dto.manual_run);
     set('enabled', dto.enabled);
-    if (dto.cwd === undefined && dto.command !== undefined) columns.cwd ??= dirname(dto.command);
     return columns;
   }
 }

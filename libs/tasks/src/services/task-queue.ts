@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { type ClaimedRow, type QueueNotifier, WorkQueue } from '@hookhub/store';
+import { type ClaimedRow, type QueueNotifier, WorkQueue, rowsOf } from '@hookhub/store';
 
 export const TASK_QUEUE = 'tasks';
 /** Wake-up name when runs finish (sync receivers wait on it). */
@@ -102,9 +102,4 @@ export class TaskQueue extends WorkQueue {
     )) as unknown;
     return rowsOf(result).length;
   }
-}
-
-function rowsOf(result: unknown): ClaimedRow[] {
-  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as ClaimedRow[];
-  return result as ClaimedRow[];
 }

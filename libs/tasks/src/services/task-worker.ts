@@ -1,14 +1,13 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@hookhub/core';
-import { type ClaimedRow, QueueWorker, STORE_OPTIONS, type StoreRuntimeOptions } from '@hookhub/store';
+import { type ClaimedRow, QueueWorker, STORE_OPTIONS, type StoreRuntimeOptions, affectedRows, rowsOf } from '@hookhub/store';
 import type { Program } from '../entities/program.entity';
 import type { TaskStatus } from '../entities/task-run.entity';
 import { ProcessRunner, type RunResult, type RunningProcess } from '../runner/process-runner';
 import { ProgramsService } from './programs.service';
 import { TASKS_CANCEL } from './task-queue';
-import { TasksService } from './tasks.service';
+import { TasksService, retryRun } from './tasks.service';
 
 /** How often a running task's lease is renewed, its output flushed and its cancel flag read. */
 const HEARTBEAT_MS = 1000;
@@ -116,11 +115,12 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       clearInterval(heartbeat);
       this.active.delete(row.id);
     }
+    // A run cut off by shutdown failed (and is retried by policy); one canceled on request was canceled.
     const status: TaskStatus = result.timedOut
       ? 'timed_out'
       : result.canceled
-        ? active.cancelReason === undefined || this.shuttingDown
-          ? this.shuttingDown ? 'failed' : 'canceled'
+        ? this.shuttingDown
+          ? 'failed'
           : 'canceled'
         : result.spawnError
           ? 'failed'
@@ -158,14 +158,13 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private async heartbeat(id: string, workerId: string, active: ActiveRun): Promise<void> {
     try {
       const snap = active.process.snapshot();
-      const rows = (await this.dataSource.query(
+      const list = rowsOf<{ cancel_requested_at: Date | null; last_error: string | null }>(await this.dataSource.query(
         `UPDATE task_runs SET locked_until = now() + ($3::int * interval '1 millisecond'), updated_at = now(),
            stdout = $4, stderr = $5, stdout_bytes = $6, stderr_bytes = $7
          WHERE id = $1 AND locked_by = $2 AND status = 'running'
          RETURNING cancel_requested_at, last_error`,
         [id, workerId, this.config.tasks.leaseMs, snap.stdout, snap.stderr, snap.stdoutBytes, snap.stderrBytes],
-      )) as unknown;
-      const list = Array.isArray(rows) && Array.isArray(rows[0]) ? (rows[0] as Array<{ cancel_requested_at: Date | null; last_error: string | null }>) : [];
+      ));
       if (!list.length) {
         active.cancelReason = 'the lease on this run was lost to another worker';
         active.process.cancel();
@@ -205,25 +204,21 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const retry = !outcome.noRetry && (status === 'failed' || status === 'timed_out') && row.attempt < row.max_attempts;
     let retryId: string | null = null;
     await this.dataSource.transaction(async (m) => {
-      const updated = (await m.query(
+      const updated = affectedRows(await m.query(
         `UPDATE task_runs SET status = $3, exit_code = $4, signal = $5, duration_ms = $6, stdout = coalesce($7, stdout),
            stderr = coalesce($8, stderr), stdout_bytes = coalesce($9, stdout_bytes), stderr_bytes = coalesce($10, stderr_bytes),
            last_error = $11, finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL
          WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
         [row.id, workerId, status, r?.exitCode ?? null, r?.signal ?? null, r?.durationMs ?? null, r?.stdout ?? null, r?.stderr ?? null,
           r?.stdoutBytes ?? null, r?.stderrBytes ?? null, outcome.error],
-      )) as unknown;
-      const affected = Array.isArray(updated) && typeof updated[1] === 'number' ? updated[1] : 0;
-      if (!affected || !retry || !row.program_id) return;
-      retryId = randomUUID();
-      const delaySeconds = (outcome.backoffSeconds ?? 30) * 2 ** (row.attempt - 1);
-      await m.query(
-        `INSERT INTO task_runs (id, program_id, program_name, trigger, receipt_id, source_id, rule_id, retry_of, triggered_by,
-           attempt, max_attempts, argv, env, concurrency_key, run_at)
-         VALUES ($1, $2, $3, 'retry', $4, $5, $6, $7, 'retry policy', $8, $9, $10, $11, $12, now() + ($13::int * interval '1 second'))`,
-        [retryId, row.program_id, row.program_name, row.receipt_id, row.source_id, row.rule_id, row.id, row.attempt + 1, row.max_attempts,
-          JSON.stringify(row.argv), JSON.stringify(row.env), row.concurrency_key, delaySeconds],
-      );
+      ));
+      if (!updated || !retry || !row.program_id) return;
+      const next = retryRun(row, { program_id: row.program_id, program_name: row.program_name }, 'retry policy');
+      next.attempt = row.attempt + 1;
+      next.max_attempts = row.max_attempts;
+      next.delay_seconds = (outcome.backoffSeconds ?? 30) * 2 ** (row.attempt - 1);
+      retryId = next.id;
+      await this.tasks.insert(m, [next]);
     });
     await this.tasks.queue.notifyDone();
     if (retryId) await this.tasks.wake();

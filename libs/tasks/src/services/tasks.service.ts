@@ -26,6 +26,39 @@ export interface PreparedRun {
   argv: string[];
   env: Record<string, string>;
   concurrency_key: string | null;
+  /** Start this many seconds from now (retries with backoff); now when absent. */
+  delay_seconds?: number;
+}
+
+/** The fields a retry copies from the run it repeats. */
+interface RunToRepeat {
+  id: string;
+  receipt_id: string | null;
+  source_id: string | null;
+  rule_id: string | null;
+  argv: string[];
+  env: Record<string, string>;
+  concurrency_key: string | null;
+}
+
+/** A new run repeating `run` (same argv, env and key) as `trigger: retry`, first attempt. */
+export function retryRun(run: RunToRepeat, program: { program_id: string; program_name: string; max_attempts?: number }, by: string): PreparedRun {
+  return {
+    id: randomUUID(),
+    program_id: program.program_id,
+    program_name: program.program_name,
+    trigger: 'retry',
+    receipt_id: run.receipt_id,
+    source_id: run.source_id,
+    rule_id: run.rule_id,
+    retry_of: run.id,
+    triggered_by: by,
+    attempt: 1,
+    max_attempts: program.max_attempts ?? 1,
+    argv: run.argv,
+    env: run.env,
+    concurrency_key: run.concurrency_key,
+  };
 }
 
 export interface RunTemplates {
@@ -80,7 +113,7 @@ export function toTaskRunDetailDto(t: TaskRun): TaskRunDetailDto {
 }
 
 const INSERT_COLUMNS = `id uuid, program_id uuid, program_name text, trigger text, receipt_id uuid, source_id uuid, rule_id uuid,
-  retry_of uuid, triggered_by text, attempt int, max_attempts int, argv jsonb, env jsonb, concurrency_key text`;
+  retry_of uuid, triggered_by text, attempt int, max_attempts int, argv jsonb, env jsonb, concurrency_key text, delay_seconds int`;
 
 /** Task runs: prepare and enqueue them (inside a caller's transaction), query, cancel, retry, run by hand. */
 @Injectable()
@@ -130,9 +163,9 @@ export class TasksService {
     if (!runs.length) return;
     await manager.query(
       `INSERT INTO task_runs (id, program_id, program_name, trigger, receipt_id, source_id, rule_id, retry_of, triggered_by,
-         attempt, max_attempts, argv, env, concurrency_key)
+         attempt, max_attempts, argv, env, concurrency_key, run_at)
        SELECT id, program_id, program_name, trigger, receipt_id, source_id, rule_id, retry_of, triggered_by,
-         attempt, max_attempts, argv, env, concurrency_key
+         attempt, max_attempts, argv, env, concurrency_key, now() + (coalesce(delay_seconds, 0) * interval '1 second')
        FROM jsonb_to_recordset($1::jsonb) AS x(${INSERT_COLUMNS})`,
       [JSON.stringify(runs)],
     );
@@ -183,22 +216,11 @@ export class TasksService {
     if (!run.programId) throw HookhubError.conflict(`The program of task ${id} was deleted`);
     const program = await this.programs.find(run.programId);
     if (!program.enabled) throw HookhubError.conflict(`Program ${program.name} is disabled`);
-    const next: PreparedRun = {
-      id: randomUUID(),
-      program_id: program.id,
-      program_name: program.name,
-      trigger: 'retry',
-      receipt_id: run.receiptId,
-      source_id: run.sourceId,
-      rule_id: run.ruleId,
-      retry_of: run.id,
-      triggered_by: by,
-      attempt: 1,
-      max_attempts: program.retryMax + 1,
-      argv: run.argv,
-      env: run.env,
-      concurrency_key: run.concurrencyKey,
-    };
+    const next = retryRun(
+      { id: run.id, receipt_id: run.receiptId, source_id: run.sourceId, rule_id: run.ruleId, argv: run.argv, env: run.env, concurrency_key: run.concurrencyKey },
+      { program_id: program.id, program_name: program.name, max_attempts: program.retryMax + 1 },
+      by,
+    );
     await this.dataSource.transaction((m) => this.insert(m, [next]));
     await this.wake();
     return this.get(next.id);
