@@ -185,6 +185,28 @@ describe('inbound scenarios', () => {
       await waitForTask(t, admin, first.json.task_ids[0]);
     });
 
+    it('runs a delivery sent many times at once exactly once, and answers every copy with the original receipt', async () => {
+      const copies = await Promise.all(Array.from({ length: 12 }, () => push('refs/heads/main', 'delivery-burst', 'ccccccc')));
+      const accepted = copies.filter((c) => c.statusCode === 202);
+      const duplicates = copies.filter((c) => c.statusCode === 200);
+      expect(accepted).toHaveLength(1);
+      expect(duplicates).toHaveLength(11);
+      const original = accepted[0].json;
+      for (const d of duplicates) {
+        expect(d.json).toMatchObject({ duplicate: true, receipt_id: original.receipt_id, task_ids: original.task_ids, matched: true });
+      }
+      const runs = await t.request<{ total: number }>({ url: `/api/tasks?receipt_id=${original.receipt_id}`, token: admin });
+      expect(runs.json.total).toBe(1);
+      const list = await t.request<{ items: Array<{ delivery_id: string; duplicate_of: string | null; task_ids: string[] }> }>({
+        url: `/api/receipts?source_id=${sourceId}&verdict=duplicate&limit=100`,
+        token: admin,
+      });
+      const burst = list.json.items.filter((r) => r.delivery_id === 'delivery-burst');
+      expect(burst).toHaveLength(11);
+      expect(burst.every((r) => r.duplicate_of !== null && r.task_ids.length === 0)).toBe(true);
+      await waitForTask(t, admin, original.task_ids[0]);
+    });
+
     it('never overlaps two runs with the same concurrency key', async () => {
       writeFileSync(log, '');
       const [a, b] = await Promise.all([push('refs/heads/main', 'delivery-a', 'aaaaaaa'), push('refs/heads/main', 'delivery-b', 'bbbbbbb')]);

@@ -10,3 +10,4 @@ export * from './queue/queue-worker';
 export * from './queue/backoff';
 export * from './queue/jobs.service';
 export * from './queue/housekeeping';
+export * from './prepared';

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@hookhub/core';
-import { type PreparedRun, TasksService } from '@hookhub/tasks';
+import { queryPrepared } from '@hookhub/store';
+import { type PreparedRun, TasksService, insertRunsSql, runsFrom } from '@hookhub/tasks';
 import type { MatchedRule, Verdict } from '../entities/receipt.entity';
 
 /** A receipt row as written. */
@@ -52,15 +53,57 @@ interface Pending {
 }
 
 const MAX_BATCH = 500;
-const RECEIPT_COLUMNS = `id uuid, source_id uuid, slug text, delivery_id text, method text, ip text, event text, verdict text, reason text,
+const RECEIPT_RECORD = `id uuid, source_id uuid, slug text, delivery_id text, method text, ip text, event text, verdict text, reason text,
   status_code int, headers jsonb, body text, body_bytes int, body_truncated boolean, matched_rules jsonb, task_ids uuid[],
   duplicate_of uuid, duration_ms real`;
 
 /**
+ * One statement writes a whole batch (so one round trip, atomic without BEGIN/COMMIT, and prepared once
+ * per connection): the de-duplication rows, every receipt and the task runs of the receipts that won.
+ * A delivery id already held (and not expired) makes its receipt a `duplicate` pointing at the original,
+ * with no runs; those rows come back with the original receipt so the request can answer with it.
+ */
+const BATCH_SQL = `
+WITH x AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, r jsonb, runs jsonb, d jsonb)
+), won AS (
+  INSERT INTO inbound_dedup (source_id, delivery_id, receipt_id, expires_at)
+  SELECT (d->>'source_id')::uuid, d->>'delivery_id', (r->>'id')::uuid, now() + ((d->>'window_seconds')::int * interval '1 second')
+  FROM x WHERE d IS NOT NULL
+  ON CONFLICT (source_id, delivery_id) DO UPDATE SET receipt_id = EXCLUDED.receipt_id, expires_at = EXCLUDED.expires_at
+    WHERE inbound_dedup.expires_at < now()
+  RETURNING receipt_id
+), lost AS (
+  SELECT x.i, o.id AS receipt_id, o.task_ids, jsonb_array_length(o.matched_rules) > 0 AS matched, o.status_code
+  FROM x
+  LEFT JOIN inbound_dedup dd ON dd.source_id = (x.d->>'source_id')::uuid AND dd.delivery_id = x.d->>'delivery_id'
+  LEFT JOIN receipts o ON o.id = dd.receipt_id
+  WHERE x.d IS NOT NULL AND (x.r->>'id')::uuid NOT IN (SELECT receipt_id FROM won)
+), receipts_in AS (
+  INSERT INTO receipts (id, source_id, slug, delivery_id, method, ip, event, verdict, reason, status_code, headers, body, body_bytes,
+    body_truncated, matched_rules, task_ids, duplicate_of, duration_ms)
+  SELECT y.id, y.source_id, y.slug, y.delivery_id, y.method, y.ip, y.event,
+    CASE WHEN l.i IS NULL THEN y.verdict ELSE 'duplicate' END,
+    CASE WHEN l.i IS NULL THEN y.reason END,
+    CASE WHEN l.i IS NULL THEN y.status_code ELSE 200 END,
+    y.headers, y.body, y.body_bytes, y.body_truncated,
+    CASE WHEN l.i IS NULL THEN y.matched_rules ELSE '[]'::jsonb END,
+    CASE WHEN l.i IS NULL THEN y.task_ids ELSE '{}'::uuid[] END,
+    CASE WHEN l.i IS NULL THEN y.duplicate_of ELSE l.receipt_id END,
+    y.duration_ms
+  FROM x CROSS JOIN LATERAL jsonb_to_record(x.r) AS y(${RECEIPT_RECORD}) LEFT JOIN lost l ON l.i = x.i
+  RETURNING 1
+), runs_in AS (
+  ${insertRunsSql(`x CROSS JOIN LATERAL ${runsFrom('x.runs', 't')}`, 't', 'WHERE NOT EXISTS (SELECT 1 FROM lost l WHERE l.i = x.i)')}
+  RETURNING 1
+)
+SELECT i, receipt_id, task_ids, matched, status_code FROM lost`;
+
+/**
  * Group commit for the receiver. Concurrent requests hand their receipt and task runs here; they are
- * written together in one transaction (de-duplication, receipts, runs), and each request is answered
- * only after the transaction holding its rows committed. While one batch commits, the next fills up,
- * so a busy receiver pays one commit per batch instead of one per request.
+ * written together by one statement (de-duplication, receipts, runs), and each request is answered only
+ * after the statement holding its rows committed. While one batch commits, the next fills up, so a busy
+ * receiver pays one commit (and one round trip) per batch instead of several per request.
  */
 @Injectable()
 export class ReceiptWriter {
@@ -68,13 +111,17 @@ export class ReceiptWriter {
   private queue: Pending[] = [];
   private flushing = 0;
   private readonly maxFlushes: number;
+  private readonly embedded: boolean;
+  private waking: Promise<void> | null = null;
+  private wakeAgain = false;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly tasks: TasksService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    this.maxFlushes = config.database.url ? Math.max(1, Math.min(4, Math.floor(config.database.poolSize / 2))) : 1;
+    this.embedded = !config.database.url;
+    this.maxFlushes = this.embedded ? 1 : Math.max(1, Math.min(4, Math.floor(config.database.poolSize / 2)));
   }
 
   write(item: ReceiptWrite): Promise<WriteOutcome> {
@@ -101,10 +148,9 @@ export class ReceiptWriter {
   }
 
   private async flush(batch: Pending[]): Promise<void> {
+    let outcomes: WriteOutcome[];
     try {
-      const outcomes = await this.dataSource.transaction((m) => this.writeBatch(m, batch.map((p) => p.item)));
-      batch.forEach((p, i) => p.resolve(outcomes[i]));
-      if (batch.some((p, i) => !outcomes[i].duplicateOf && p.item.runs.length > 0)) await this.tasks.wake();
+      outcomes = await this.writeBatch(batch.map((p) => p.item));
     } catch (err) {
       if (batch.length === 1) {
         batch[0].reject(err);
@@ -113,69 +159,79 @@ export class ReceiptWriter {
       // One bad row must not fail its neighbours: write them one by one.
       this.logger.warn(`a batch of ${batch.length} receipts failed (${(err as Error).message}); writing them one by one`);
       for (const p of batch) await this.flush([p]);
+      return;
     }
+    batch.forEach((p, i) => p.resolve(outcomes[i]));
+    if (batch.some((p, i) => !outcomes[i].duplicateOf && p.item.runs.length > 0)) this.wake();
   }
 
-  private async writeBatch(m: EntityManager, items: ReceiptWrite[]): Promise<WriteOutcome[]> {
-    const outcomes: WriteOutcome[] = items.map(() => ({}));
-    const keyed = items.map((item, i) => ({ item, i })).filter(({ item }) => item.dedup);
-    if (keyed.length) {
-      // Inside the batch, the first occurrence wins.
-      const firstByKey = new Map<string, number>();
-      const candidates: Array<{ item: ReceiptWrite; i: number }> = [];
-      for (const entry of keyed) {
-        const key = `${entry.item.dedup!.sourceId}\u0000${entry.item.dedup!.deliveryId}`;
-        const first = firstByKey.get(key);
-        if (first === undefined) {
-          firstByKey.set(key, entry.i);
-          candidates.push(entry);
-        } else {
-          const original = items[first].receipt;
-          outcomes[entry.i].duplicateOf = { receipt_id: original.id, task_ids: original.task_ids, matched: original.matched_rules.length > 0, status_code: original.status_code };
-        }
-      }
-      const won = (await m.query(
-        `INSERT INTO inbound_dedup (source_id, delivery_id, receipt_id, expires_at)
-         SELECT source_id, delivery_id, receipt_id, now() + (window_seconds * interval '1 second')
-         FROM jsonb_to_recordset($1::jsonb) AS x(source_id uuid, delivery_id text, receipt_id uuid, window_seconds int)
-         ON CONFLICT (source_id, delivery_id) DO UPDATE SET receipt_id = EXCLUDED.receipt_id, expires_at = EXCLUDED.expires_at
-           WHERE inbound_dedup.expires_at < now()
-         RETURNING receipt_id`,
-        [JSON.stringify(candidates.map(({ item }) => ({ source_id: item.dedup!.sourceId, delivery_id: item.dedup!.deliveryId, receipt_id: item.receipt.id, window_seconds: item.dedup!.windowSeconds })))],
-      )) as Array<{ receipt_id: string }>;
-      const winners = new Set(won.map((r) => r.receipt_id));
-      const losers = candidates.filter(({ item }) => !winners.has(item.receipt.id));
-      if (losers.length) {
-        const originals = (await m.query(
-          `SELECT x.i, r.id AS receipt_id, r.task_ids, jsonb_array_length(r.matched_rules) > 0 AS matched, r.status_code
-           FROM jsonb_to_recordset($1::jsonb) AS x(i int, source_id uuid, delivery_id text)
-           JOIN inbound_dedup d ON d.source_id = x.source_id AND d.delivery_id = x.delivery_id
-           JOIN receipts r ON r.id = d.receipt_id`,
-          [JSON.stringify(losers.map(({ item, i }) => ({ i, source_id: item.dedup!.sourceId, delivery_id: item.dedup!.deliveryId })))],
-        )) as Array<OriginalReceipt & { i: number }>;
-        for (const o of originals) outcomes[o.i].duplicateOf = { receipt_id: o.receipt_id, task_ids: o.task_ids, matched: o.matched, status_code: o.status_code };
-      }
+  /** Wakes the task workers; wake-ups asked for while one is on its way are sent together, once, after it. */
+  private wake(): void {
+    if (this.waking) {
+      this.wakeAgain = true;
+      return;
     }
-    const receipts: ReceiptRow[] = [];
-    const runs: PreparedRun[] = [];
-    items.forEach((item, i) => {
-      const dup = outcomes[i].duplicateOf;
-      if (dup) {
-        receipts.push({ ...item.receipt, verdict: 'duplicate', status_code: 200, reason: null, matched_rules: [], task_ids: [], duplicate_of: dup.receipt_id });
-      } else {
-        receipts.push(item.receipt);
-        runs.push(...item.runs);
+    this.waking = this.tasks
+      .wake()
+      .catch((err: unknown) => this.logger.warn(`could not wake the task workers (they poll): ${(err as Error).message}`))
+      .finally(() => {
+        this.waking = null;
+        if (this.wakeAgain) {
+          this.wakeAgain = false;
+          this.wake();
+        }
+      });
+  }
+
+  private async writeBatch(items: ReceiptWrite[]): Promise<WriteOutcome[]> {
+    const outcomes: WriteOutcome[] = items.map(() => ({}));
+    // Inside the batch, the first occurrence of a delivery id wins; the others are duplicates of it.
+    const firstByKey = new Map<string, number>();
+    const rows = items.map((item, i) => {
+      if (!item.dedup) return { i, r: item.receipt, runs: item.runs, d: null };
+      const key = `${item.dedup.sourceId}\u0000${item.dedup.deliveryId}`;
+      const first = firstByKey.get(key);
+      if (first === undefined) {
+        firstByKey.set(key, i);
+        return { i, r: item.receipt, runs: item.runs, d: { source_id: item.dedup.sourceId, delivery_id: item.dedup.deliveryId, window_seconds: item.dedup.windowSeconds } };
       }
+      const original = items[first].receipt;
+      outcomes[i].duplicateOf = { receipt_id: original.id, task_ids: original.task_ids, matched: original.matched_rules.length > 0, status_code: original.status_code };
+      return { i, r: { ...item.receipt, verdict: 'duplicate', status_code: 200, reason: null, matched_rules: [], task_ids: [], duplicate_of: original.id }, runs: [], d: null };
     });
-    await m.query(
-      `INSERT INTO receipts (id, source_id, slug, delivery_id, method, ip, event, verdict, reason, status_code, headers, body, body_bytes,
-         body_truncated, matched_rules, task_ids, duplicate_of, duration_ms)
-       SELECT id, source_id, slug, delivery_id, method, ip, event, verdict, reason, status_code, headers, body, body_bytes,
-         body_truncated, matched_rules, task_ids, duplicate_of, duration_ms
-       FROM jsonb_to_recordset($1::jsonb) AS x(${RECEIPT_COLUMNS})`,
-      [JSON.stringify(receipts)],
-    );
-    await this.tasks.insert(m, runs);
+    const lost = await queryPrepared<OriginalReceipt & { i: number; receipt_id: string | null }>(this.dataSource, this.embedded, 'hookhub_receipt_batch', BATCH_SQL, [
+      JSON.stringify(rows),
+    ]);
+    const raced: number[] = [];
+    for (const o of lost) {
+      if (o.receipt_id) outcomes[o.i].duplicateOf = { receipt_id: o.receipt_id, task_ids: o.task_ids, matched: o.matched, status_code: o.status_code };
+      else raced.push(o.i);
+    }
+    if (raced.length) await this.resolveRaced(items, raced, outcomes);
+    // A duplicate inside the batch answers with what its first occurrence got.
+    items.forEach((item, i) => {
+      const first = item.dedup ? firstByKey.get(`${item.dedup.sourceId}\u0000${item.dedup.deliveryId}`) : undefined;
+      if (first !== undefined && first !== i && outcomes[first].duplicateOf) outcomes[i].duplicateOf = outcomes[first].duplicateOf;
+    });
     return outcomes;
+  }
+
+  /**
+   * A delivery id taken by a request that was still being committed when this batch started: the batch
+   * could not see the original yet. It is committed now; point the duplicate receipts at it.
+   */
+  private async resolveRaced(items: ReceiptWrite[], raced: number[], outcomes: WriteOutcome[]): Promise<void> {
+    const originals = (await this.dataSource.query(
+      `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, id uuid, source_id uuid, delivery_id text)),
+       o AS (
+         SELECT x.i, x.id, r.id AS receipt_id, r.task_ids, jsonb_array_length(r.matched_rules) > 0 AS matched, r.status_code
+         FROM x JOIN inbound_dedup d ON d.source_id = x.source_id AND d.delivery_id = x.delivery_id
+         JOIN receipts r ON r.id = d.receipt_id
+       ), u AS (UPDATE receipts SET duplicate_of = o.receipt_id FROM o WHERE receipts.id = o.id)
+       SELECT i, receipt_id, task_ids, matched, status_code FROM o`,
+      [JSON.stringify(raced.map((i) => ({ i, id: items[i].receipt.id, source_id: items[i].dedup!.sourceId, delivery_id: items[i].dedup!.deliveryId })))],
+    )) as Array<OriginalReceipt & { i: number }>;
+    for (const o of originals) outcomes[o.i].duplicateOf = { receipt_id: o.receipt_id, task_ids: o.task_ids, matched: o.matched, status_code: o.status_code };
+    for (const i of raced) outcomes[i].duplicateOf ??= { receipt_id: '', task_ids: [], matched: false, status_code: 200 };
   }
 }

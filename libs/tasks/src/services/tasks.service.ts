@@ -112,8 +112,28 @@ export function toTaskRunDetailDto(t: TaskRun): TaskRunDetailDto {
   return { ...toTaskRunDto(t), stdout: t.stdout, stderr: t.stderr, stdout_bytes: t.stdoutBytes, stderr_bytes: t.stderrBytes };
 }
 
-const INSERT_COLUMNS = `id uuid, program_id uuid, program_name text, trigger text, receipt_id uuid, source_id uuid, rule_id uuid,
+const RUN_RECORD = `id uuid, program_id uuid, program_name text, trigger text, receipt_id uuid, source_id uuid, rule_id uuid,
   retry_of uuid, triggered_by text, attempt int, max_attempts int, argv jsonb, env jsonb, concurrency_key text, delay_seconds int`;
+
+/**
+ * SQL that inserts the task runs held in a jsonb array of {@link PreparedRun}s. `from` is a FROM list that
+ * ends with `jsonb_to_recordset(<array>) AS <alias>(<record>)`; build it with {@link runsFrom}. Shared by
+ * {@link TasksService.insert} and writers that enqueue runs inside a larger statement.
+ */
+export function insertRunsSql(from: string, alias: string, where = ''): string {
+  const a = alias;
+  return `INSERT INTO task_runs (id, program_id, program_name, trigger, receipt_id, source_id, rule_id, retry_of, triggered_by,
+      attempt, max_attempts, argv, env, concurrency_key, run_at)
+    SELECT ${a}.id, ${a}.program_id, ${a}.program_name, ${a}.trigger, ${a}.receipt_id, ${a}.source_id, ${a}.rule_id, ${a}.retry_of,
+      ${a}.triggered_by, ${a}.attempt, ${a}.max_attempts, ${a}.argv, ${a}.env, ${a}.concurrency_key,
+      now() + (coalesce(${a}.delay_seconds, 0) * interval '1 second')
+    FROM ${from} ${where}`;
+}
+
+/** `jsonb_to_recordset(<array>) AS <alias>(...)`, the record of a prepared run, for {@link insertRunsSql}. */
+export function runsFrom(arrayExpr: string, alias: string): string {
+  return `jsonb_to_recordset(${arrayExpr}) AS ${alias}(${RUN_RECORD})`;
+}
 
 /** Task runs: prepare and enqueue them (inside a caller's transaction), query, cancel, retry, run by hand. */
 @Injectable()
@@ -161,14 +181,7 @@ export class TasksService {
   /** Inserts prepared runs in the caller's transaction; call {@link wake} after it commits. */
   async insert(manager: EntityManager, runs: readonly PreparedRun[]): Promise<void> {
     if (!runs.length) return;
-    await manager.query(
-      `INSERT INTO task_runs (id, program_id, program_name, trigger, receipt_id, source_id, rule_id, retry_of, triggered_by,
-         attempt, max_attempts, argv, env, concurrency_key, run_at)
-       SELECT id, program_id, program_name, trigger, receipt_id, source_id, rule_id, retry_of, triggered_by,
-         attempt, max_attempts, argv, env, concurrency_key, now() + (coalesce(delay_seconds, 0) * interval '1 second')
-       FROM jsonb_to_recordset($1::jsonb) AS x(${INSERT_COLUMNS})`,
-      [JSON.stringify(runs)],
-    );
+    await manager.query(insertRunsSql(runsFrom('$1::jsonb', 'x'), 'x'), [JSON.stringify(runs)]);
   }
 
   async wake(): Promise<void> {

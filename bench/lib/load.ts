@@ -1,0 +1,115 @@
+import { Agent, request } from 'node:http';
+
+export interface LoadRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface LoadResult {
+  /** Requests answered with the expected status inside the measured window. */
+  ok: number;
+  /** Requests answered with another status, or that failed. */
+  errors: number;
+  /** The first few unexpected answers, for the report. */
+  samples: string[];
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** CPU milliseconds per answered request in the measured window: the server process, and Postgres. */
+  serverCpuMs: number;
+  postgresCpuMs: number;
+}
+
+export interface LoadOptions {
+  baseUrl: string;
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+  expectStatus: number;
+  /** Builds request number `n` (unique per request, so delivery ids never repeat). */
+  build: (n: number) => LoadRequest;
+  /** Cumulative CPU seconds of the server process and of Postgres, read at the window's edges. */
+  cpu?: { server: () => number; postgres: () => number };
+}
+
+function send(agent: Agent, base: URL, req: LoadRequest): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const r = request(
+      { agent, host: base.hostname, port: base.port, method: req.method, path: req.path, headers: { ...req.headers, 'content-length': String(req.body.length) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    r.on('error', reject);
+    r.end(req.body);
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/**
+ * Closed-loop load: `concurrency` clients on keep-alive connections, each sending its next request as soon
+ * as the previous one is answered. Requests started during the warm-up are not counted; latency is measured
+ * from just before the request is written to the end of its response.
+ */
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const base = new URL(opts.baseUrl);
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
+  let n = 0;
+  const latencies: number[] = [];
+  let errors = 0;
+  const samples: string[] = [];
+  const start = performance.now();
+  const measureFrom = start + opts.warmupMs;
+  const stopAt = measureFrom + opts.durationMs;
+  let measuredEnd = measureFrom;
+  let cpuAtStart = { server: 0, postgres: 0 };
+  const cpuTimer = setTimeout(() => {
+    cpuAtStart = { server: opts.cpu?.server() ?? 0, postgres: opts.cpu?.postgres() ?? 0 };
+  }, opts.warmupMs);
+
+  const client = async (): Promise<void> => {
+    while (performance.now() < stopAt) {
+      const req = opts.build(n++);
+      const t0 = performance.now();
+      const { status, body } = await send(agent, base, req).catch((err: Error) => ({ status: 0, body: err.message }));
+      const t1 = performance.now();
+      if (t0 < measureFrom) continue;
+      measuredEnd = Math.max(measuredEnd, t1);
+      if (status === opts.expectStatus) latencies.push(t1 - t0);
+      else {
+        errors++;
+        if (samples.length < 3) samples.push(`${status}: ${body.slice(0, 200)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency }, client));
+  clearTimeout(cpuTimer);
+  const cpuAtEnd = { server: opts.cpu?.server() ?? 0, postgres: opts.cpu?.postgres() ?? 0 };
+  agent.destroy();
+  const answered = Math.max(1, latencies.length + errors);
+  latencies.sort((a, b) => a - b);
+  const seconds = (measuredEnd - measureFrom) / 1000;
+  return {
+    ok: latencies.length,
+    errors,
+    samples,
+    seconds,
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies.length ? latencies[latencies.length - 1] : NaN,
+    serverCpuMs: ((cpuAtEnd.server - cpuAtStart.server) * 1000) / answered,
+    postgresCpuMs: ((cpuAtEnd.postgres - cpuAtStart.postgres) * 1000) / answered,
+  };
+}
