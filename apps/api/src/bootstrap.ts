@@ -4,7 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { type AppConfig, ErrorCode, HookhubError, MetricsService, generateRequestId } from '@hookhub/core';
 import { ReceiverService } from '@hookhub/inbound';
-import { JSON_TYPE, installBodyHandling } from './hooks/raw-body';
+import { JSON_TYPE, handleFrameworkError, installBodyHandling } from './hooks/raw-body';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 import { AppModule } from './app.module';
@@ -26,6 +26,7 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     genReqId: generateRequestId,
     logger: false,
     return503OnClosing: true,
+    frameworkErrors: handleFrameworkError,
   });
 }
 

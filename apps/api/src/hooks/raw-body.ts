@@ -1,7 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { ErrorCode, HookhubError } from '@hookhub/core';
-import type { HookContext, ReceiverService } from '@hookhub/inbound';
+import { ErrorCode, HookhubError, sendError } from '@hookhub/core';
+import type { HookContext, HookRequest, ReceiverService } from '@hookhub/inbound';
 
 const HOOKS_PREFIX = '/hooks/';
 /** application/json and the +json types. */
@@ -33,13 +33,48 @@ async function readLimited(payload: Readable, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The slug of a receiver URL: everything after /hooks/ up to the query, so `/hooks/a/b` is an unknown source. */
 function slugOf(url: string): string {
   const path = url.slice(HOOKS_PREFIX.length).split('?')[0];
   try {
-    return decodeURIComponent(path.split('/')[0]);
+    return decodeURIComponent(path);
   } catch {
     return path;
   }
+}
+
+/** `code: message` from an error body, for a receipt's reason. */
+function reasonOf(payload: unknown): string {
+  if (typeof payload !== 'string') return 'answered without a body';
+  try {
+    const body = JSON.parse(payload) as { code?: unknown; message?: unknown };
+    return `${String(body.code ?? 'error')}: ${String(body.message ?? '')}`;
+  } catch {
+    return payload.slice(0, 200);
+  }
+}
+
+const RECEIVERS = new WeakMap<FastifyInstance, ReceiverService>();
+
+function hookRequestOf(request: FastifyRequest): HookRequest {
+  const query: Record<string, string> = {};
+  const q = request.url.indexOf('?');
+  if (q >= 0) for (const [k, v] of new URLSearchParams(request.url.slice(q + 1))) query[k] = v;
+  return { slug: slugOf(request.url), method: request.method, headers: request.headers, ip: request.ip, query };
+}
+
+/**
+ * Fastify's `frameworkErrors`: errors raised before routing, such as a malformed URL (`/hooks/%zz`). They get
+ * the API's error body, and a receiver URL still gets its receipt.
+ */
+export function handleFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const refused =
+    error.code === 'FST_ERR_BAD_URL'
+      ? HookhubError.badRequest(`The URL ${request.url.slice(0, 200)} is not valid (malformed percent-encoding)`)
+      : HookhubError.badRequest(error.message);
+  const receiver = RECEIVERS.get(request.server);
+  if (!receiver || !request.url.startsWith(HOOKS_PREFIX)) return sendError(refused, request, reply);
+  receiver.refuse(hookRequestOf(request), refused).catch((err: unknown) => sendError(err, request, reply));
 }
 
 /**
@@ -48,12 +83,17 @@ function slugOf(url: string): string {
  * read. Everything else gets JSON parsed under the API body limit.
  */
 export function installBodyHandling(fastify: FastifyInstance, receiver: ReceiverService, apiBodyLimit: number): void {
+  RECEIVERS.set(fastify, receiver);
   fastify.addHook('onRequest', async (request) => {
     if (!request.url.startsWith(HOOKS_PREFIX)) return;
-    const query: Record<string, string> = {};
-    const q = request.url.indexOf('?');
-    if (q >= 0) for (const [k, v] of new URLSearchParams(request.url.slice(q + 1))) query[k] = v;
-    (request as WithHook)[CONTEXT] = await receiver.preflight({ slug: slugOf(request.url), method: request.method, headers: request.headers, ip: request.ip, query });
+    (request as WithHook)[CONTEXT] = await receiver.preflight(hookRequestOf(request));
+  });
+  // Every receiver answer has a receipt, even an error raised below the receiver (e.g. Fastify refusing a
+  // content type it cannot parse): it is recorded here, before the answer leaves.
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    const ctx = (request as WithHook)[CONTEXT];
+    if (ctx && !ctx.recorded) await receiver.recordAnswer(ctx, reply.statusCode, reasonOf(payload));
+    return payload;
   });
 
   fastify.removeAllContentTypeParsers();

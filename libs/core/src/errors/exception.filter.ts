@@ -90,46 +90,57 @@ export function mapException(exception: unknown): Mapped | undefined {
   return undefined;
 }
 
-/**
- * The one exception filter: every error response is `{statusCode, error, code, message, details?, requestId}`.
- * Unknown errors become a 500 with an error id; their stack goes to the log only.
- */
-@Catch()
-export class HookhubExceptionFilter implements ExceptionFilter {
-  private readonly logger = new Logger('Errors');
+const logger = new Logger('Errors');
 
-  catch(exception: unknown, host: ArgumentsHost): void {
-    if (host.getType() !== 'http') throw exception;
-    const http = host.switchToHttp();
-    const request = http.getRequest<FastifyRequest>();
-    const reply = http.getResponse<FastifyReply>();
-    const mapped = mapException(exception);
-    const requestId = String(request?.id ?? '');
-    let body: ErrorBody;
-    if (mapped) {
-      body = {
+/**
+ * The error response for anything thrown: `{statusCode, error, code, message, details?, requestId}`, and the
+ * headers it needs. Unknown errors become a 500 with an error id; their stack goes to the log only. Used by
+ * the exception filter and by the handler of errors Fastify raises before routing (a malformed URL).
+ */
+export function errorResponse(exception: unknown, requestId: string): { body: ErrorBody; headers?: Record<string, string> } {
+  const mapped = mapException(exception);
+  if (mapped) {
+    return {
+      body: {
         statusCode: mapped.status,
         error: STATUS_CODES[mapped.status] ?? 'Error',
         code: mapped.code,
         message: mapped.message,
         ...(mapped.details !== undefined ? { details: mapped.details } : {}),
         requestId,
-      };
-      if (mapped.headers) void reply.headers(mapped.headers);
-    } else {
-      const errorId = randomUUID();
-      const err = exception instanceof Error ? exception : new Error(String(exception));
-      this.logger.error({ err, errorId, requestId }, `Unhandled error ${errorId}: ${err.message}`);
-      body = {
-        statusCode: HttpStatus.INTERNAL_SERVER_ERROR,
-        error: 'Internal Server Error',
-        code: ErrorCode.Internal,
-        message: `An unexpected error occurred; quote error id ${errorId} when reporting it`,
-        requestId,
-        errorId,
-      };
-    }
-    if (reply.sent) return;
-    void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(body);
+      },
+      headers: mapped.headers,
+    };
+  }
+  const errorId = randomUUID();
+  const err = exception instanceof Error ? exception : new Error(String(exception));
+  logger.error({ err, errorId, requestId }, `Unhandled error ${errorId}: ${err.message}`);
+  return {
+    body: {
+      statusCode: HttpStatus.INTERNAL_SERVER_ERROR,
+      error: 'Internal Server Error',
+      code: ErrorCode.Internal,
+      message: `An unexpected error occurred; quote error id ${errorId} when reporting it`,
+      requestId,
+      errorId,
+    },
+  };
+}
+
+/** Sends {@link errorResponse} for `exception` on a Fastify reply (unless something was sent already). */
+export function sendError(exception: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const { body, headers } = errorResponse(exception, String(request?.id ?? ''));
+  if (reply.sent) return;
+  if (headers) void reply.headers(headers);
+  void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(body);
+}
+
+/** The one exception filter: every error response is built by {@link errorResponse}. */
+@Catch()
+export class HookhubExceptionFilter implements ExceptionFilter {
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception;
+    const http = host.switchToHttp();
+    sendError(exception, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>());
   }
 }

@@ -30,6 +30,8 @@ export interface HookContext {
   compiled: CompiledSource | null;
   /** The most bytes the body may have. */
   bodyLimit: number;
+  /** A receipt was written (or is being written) for this request. */
+  recorded: boolean;
 }
 
 export interface HookResult {
@@ -74,17 +76,7 @@ export class ReceiverService {
 
   /** Checks that need no body. Throws (after recording the receipt) when the request is refused. */
   async preflight(request: HookRequest): Promise<HookContext> {
-    const ctx: HookContext = {
-      receiptId: randomUUID(),
-      startedAt: process.hrtime.bigint(),
-      slug: request.slug.slice(0, 200),
-      method: request.method.toUpperCase(),
-      ip: request.ip,
-      headers: flatHeaders(request.headers),
-      query: request.query,
-      compiled: null,
-      bodyLimit: this.config.inbound.maxBodyLimit,
-    };
+    const ctx = this.contextOf(request);
     const compiled = /^[a-z0-9][a-z0-9-]{0,62}$/.test(request.slug) ? await this.registry.bySlug(request.slug) : null;
     if (!compiled || !compiled.source.enabled) {
       await this.reject(ctx, new HookhubError(ErrorCode.NotFound, compiled ? `Source ${request.slug} is disabled` : `No source named ${request.slug}`));
@@ -112,6 +104,37 @@ export class ReceiverService {
       await this.reject(ctx, this.tooLarge(ctx));
     }
     return ctx;
+  }
+
+  /** Records a request refused before it could be routed (a malformed URL) and throws `error`. */
+  async refuse(request: HookRequest, error: HookhubError): Promise<never> {
+    return this.reject(this.contextOf(request), error);
+  }
+
+  private contextOf(request: HookRequest): HookContext {
+    return {
+      receiptId: randomUUID(),
+      startedAt: process.hrtime.bigint(),
+      slug: request.slug.slice(0, 200),
+      method: request.method.toUpperCase(),
+      ip: request.ip,
+      headers: flatHeaders(request.headers),
+      query: request.query,
+      compiled: null,
+      bodyLimit: this.config.inbound.maxBodyLimit,
+      recorded: false,
+    };
+  }
+
+  /**
+   * The safety net behind "every request gets a receipt": a request answered with an error by a layer
+   * below the receiver (the HTTP framework refusing a content type it cannot parse, say) is recorded here,
+   * before its answer is sent, with the status and the error body's code and message.
+   */
+  async recordAnswer(ctx: HookContext, status: number, reason: string): Promise<void> {
+    if (ctx.recorded) return;
+    ctx.recorded = true;
+    await this.writer.write({ receipt: this.receipt(ctx, { verdict: 'rejected', status, event: null, deliveryId: null, reason }), runs: [] });
   }
 
   tooLarge(ctx: HookContext): HookhubError {
@@ -177,6 +200,7 @@ export class ReceiverService {
       matched,
       taskIds: runs.map((r) => r.id),
     });
+    ctx.recorded = true;
     const outcome = await this.writer.write({
       receipt,
       runs,
@@ -237,6 +261,7 @@ export class ReceiverService {
   /** Records a refused request and throws the error that answers it. */
   async reject(ctx: HookContext, error: HookhubError, raw?: Buffer, event: string | null = null, deliveryId: string | null = null): Promise<never> {
     const status = ERROR_STATUS[error.code];
+    ctx.recorded = true;
     await this.writer.write({ receipt: this.receipt(ctx, { verdict: 'rejected', status, raw, event, deliveryId, reason: `${error.code}: ${error.message}` }), runs: [] });
     throw error;
   }
