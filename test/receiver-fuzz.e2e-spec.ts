@@ -120,6 +120,41 @@ describe('receiver fuzz', () => {
     expect(last.reason).toContain(code);
   });
 
+  it('cuts off a chunked body (no Content-Length) at the cap with 413 and a receipt, without reading the rest', async () => {
+    const before = await receiptCount();
+    const url = new URL(t.baseUrl);
+    let written = 0;
+    let closedByServer: Promise<boolean> = Promise.resolve(false);
+    const status = await new Promise<number | string>((resolve) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, method: 'POST', path: '/hooks/gh', agent: false, headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume();
+        expect(res.headers.connection).toBe('close');
+        // The client keeps writing; the server must end the connection rather than drain the endless body.
+        closedByServer = new Promise((done) => {
+          const timer = setTimeout(() => done(false), 5000);
+          req.socket?.once('close', () => (clearTimeout(timer), done(true)));
+        });
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', () => undefined);
+      // An endless body, 16 KiB at a time: only the server stopping it can end this request.
+      const pump = () => {
+        if (req.destroyed || written > 64 * 1024 * 1024) return;
+        written += 16 * 1024;
+        if (req.write(Buffer.alloc(16 * 1024, 0x20))) setImmediate(pump);
+        else req.once('drain', pump);
+      };
+      req.write('{"a":"');
+      pump();
+    });
+    expect(status).toBe(413);
+    expect(await closedByServer).toBe(true);
+    // The connection ended long before the client gave up (64 MiB): the server did not read the body to its end.
+    expect(written).toBeLessThan(64 * 1024 * 1024);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await receiptCount()).toBe(before + 1);
+  });
+
   it('refuses unsigned, badly signed and malformed requests with a 4xx and a receipt each', async () => {
     const before = await receiptCount();
     let sent = 0;

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, parseMasterKey } from './config/app-config';
 import { HookhubError, ErrorCode } from './errors/error-codes';
 import { mapException } from './errors/exception.filter';
 import { SecretBox } from './crypto/secret-box';
-import { constantTimeEqual, hmac } from './crypto/hmac';
+import { constantTimeEqual, digestEqual, hmac } from './crypto/hmac';
 import { decodeCursor, encodeCursor } from './pagination/pagination';
 import { flattenValidationErrors } from './http/validation';
 
@@ -122,6 +122,17 @@ describe('HMAC helpers against the known-answer vectors', () => {
   it('compares strings of different lengths without throwing', () => {
     expect(constantTimeEqual('abc', 'abcd')).toBe(false);
     expect(constantTimeEqual('', '')).toBe(true);
+  });
+
+  it('compares a presented digest with the expected one: equal, one character off, other lengths, non-ASCII', () => {
+    const expected = 'sha256=' + hmac('sha256', 'k', 'body', 'hex');
+    expect(digestEqual(expected, expected)).toBe(true);
+    expect(digestEqual(expected.slice(0, -1) + (expected.endsWith('0') ? '1' : '0'), expected)).toBe(false);
+    expect(digestEqual(expected.slice(0, -1), expected)).toBe(false);
+    expect(digestEqual(expected + '0', expected)).toBe(false);
+    // Same number of characters, more bytes: still a clean false, never a throw.
+    expect(digestEqual(expected.slice(0, -1) + 'é', expected)).toBe(false);
+    expect(digestEqual('', expected)).toBe(false);
   });
 });
 

@@ -21,6 +21,18 @@ export function constantTimeEqual(a: string | Buffer, b: string | Buffer): boole
   return timingSafeEqual(ha, hb);
 }
 
+/**
+ * Constant-time comparison of a presented signature with the expected one. The expected value's length is
+ * public (a digest's, in a known encoding), so a presented value of another length is refused at once; equal
+ * lengths are compared in constant time. For secrets whose length is itself secret (tokens, passwords), use
+ * {@link constantTimeEqual}.
+ */
+export function digestEqual(presented: string, expected: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 /** A URL-safe random token with `bytes` of entropy. */
 export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');

@@ -1,4 +1,4 @@
-import { constantTimeEqual, hmac } from '@hookhub/core';
+import { digestEqual, hmac } from '@hookhub/core';
 import { type Verifier, invalid, missing, ok } from './verifier';
 
 /**
@@ -19,7 +19,7 @@ export const hmacVerifier: Verifier = {
     const matched = input.secrets.some((s) => {
       const digest = hmac(algorithm, s, input.rawBody, encoding);
       // Hex digests compare case-insensitively (some senders upper-case them).
-      return encoding === 'hex' ? constantTimeEqual(presented.toLowerCase(), `${prefix}${digest}`.toLowerCase()) : constantTimeEqual(presented, prefix + digest);
+      return encoding === 'hex' ? digestEqual(presented.toLowerCase(), `${prefix}${digest}`.toLowerCase()) : digestEqual(presented, prefix + digest);
     });
     return matched ? ok() : invalid(`${input.options.header ?? 'X-Signature'} does not match the body`);
   },

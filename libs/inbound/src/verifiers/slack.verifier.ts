@@ -1,4 +1,4 @@
-import { constantTimeEqual, hmac } from '@hookhub/core';
+import { digestEqual, hmac } from '@hookhub/core';
 import { type Verifier, checkTimestamp, invalid, missing, ok } from './verifier';
 
 /** Slack: `X-Slack-Signature: v0=<hex>` over `v0:<X-Slack-Request-Timestamp>:<body>`, within the window. */
@@ -13,7 +13,7 @@ export const slackVerifier: Verifier = {
     const ts = checkTimestamp(raw, input, 'X-Slack-Request-Timestamp');
     if (typeof ts !== 'number') return ts;
     const signed = Buffer.concat([Buffer.from(`v0:${raw}:`), input.rawBody]);
-    return input.secrets.some((s) => constantTimeEqual(signature, `v0=${hmac('sha256', s, signed, 'hex')}`))
+    return input.secrets.some((s) => digestEqual(signature, `v0=${hmac('sha256', s, signed, 'hex')}`))
       ? ok()
       : invalid('X-Slack-Signature does not match the body');
   },

@@ -1,4 +1,4 @@
-import { constantTimeEqual, hmac } from '@hookhub/core';
+import { digestEqual, hmac } from '@hookhub/core';
 import { type Verifier, checkTimestamp, invalid, missing, ok } from './verifier';
 
 /** The key of a `whsec_<base64>` secret; other secrets are used as their UTF-8 bytes. */
@@ -27,6 +27,6 @@ export const standardWebhooksVerifier: Verifier = {
       .split(' ')
       .filter((p) => p.startsWith('v1,'))
       .map((p) => p.slice(3));
-    return presented.some((sig) => expected.some((e) => constantTimeEqual(sig, e))) ? ok(id) : invalid('webhook-signature does not match the body');
+    return presented.some((sig) => expected.some((e) => digestEqual(sig, e))) ? ok(id) : invalid('webhook-signature does not match the body');
   },
 };
