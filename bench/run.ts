@@ -3,7 +3,7 @@
  * machine's Postgres and prints a table per benchmark. Exits non-zero if any result is below its floor.
  *
  * Settings: BENCH_DATABASE_URL (default DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres),
- * BENCH_CONCURRENCY (50), BENCH_WARMUP_SECONDS (3), BENCH_SECONDS (10); BENCH_HUB_<NAME>=value passes NAME=value
+ * BENCH_CONCURRENCY (50), BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (2), BENCH_SECONDS (8, per round); BENCH_HUB_<NAME>=value passes NAME=value
  * to the hub under test (e.g. BENCH_HUB_HOOKHUB_LOG_LEVEL=warn, BENCH_HUB_NODE_OPTIONS=--max-old-space-size=512);
  * BENCH_HUB_NODE_ARGS adds node flags (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")..
  */
@@ -32,9 +32,10 @@ async function main(): Promise<void> {
     distDir: resolve(process.cwd(), 'dist'),
     load: {
       concurrency: num('BENCH_CONCURRENCY', 50),
-      warmupMs: num('BENCH_WARMUP_SECONDS', 3) * 1000,
-      durationMs: num('BENCH_SECONDS', 10) * 1000,
+      warmupMs: num('BENCH_WARMUP_SECONDS', 2) * 1000,
+      durationMs: num('BENCH_SECONDS', 8) * 1000,
     },
+    rounds: num('BENCH_ROUNDS', 3),
     hubEnv: Object.fromEntries(
       Object.entries(process.env)
         .filter(([k, v]) => k.startsWith('BENCH_HUB_') && k !== 'BENCH_HUB_NODE_ARGS' && v !== undefined)

@@ -92,6 +92,16 @@ describe('API conventions and operations (e2e)', () => {
     expect(created.properties).toHaveProperty('key');
     expect(doc.json.paths['/api/users'].get.security).toEqual(expect.arrayContaining([{ bearer: [] }]));
     expect(doc.json.paths['/api/users'].get.responses).toHaveProperty('403');
+    // The receiver is a plain Fastify route, described by hand: one operation, public, with its schemas.
+    const hook = doc.json.paths['/hooks/{slug}'];
+    expect(Object.keys(hook)).toEqual(['post']);
+    expect(hook.post).toMatchObject({ operationId: 'receiveHook', security: [] });
+    expect(Object.keys(hook.post.responses)).toEqual(['200', '202', '400', '401', '403', '404', '405', '413', '415', '429']);
+    expect(hook.post.responses['202'].content['application/json'].schema.$ref).toBe('#/components/schemas/HookResponseDto');
+    expect(doc.json.components.schemas.HookResponseDto.properties).toHaveProperty('task_ids');
+    // Every operation id is unique across the document.
+    const ids = Object.values(doc.json.paths as Record<string, Record<string, { operationId?: string }>>).flatMap((item) => Object.values(item).map((op) => op.operationId));
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it('exports Prometheus metrics with request durations by route and status', async () => {

@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import type { PostgresCpuMeter } from './processes';
 
 export interface LoadRequest {
   method: string;
@@ -22,6 +23,8 @@ export interface LoadResult {
   /** CPU milliseconds per answered request in the measured window: the server process, and Postgres. */
   serverCpuMs: number;
   postgresCpuMs: number;
+  /** Every latency, sorted (for merging rounds). */
+  latencies: number[];
 }
 
 export interface LoadOptions {
@@ -32,8 +35,8 @@ export interface LoadOptions {
   expectStatus: number;
   /** Builds request number `n` (unique per request, so delivery ids never repeat). */
   build: (n: number) => LoadRequest;
-  /** Cumulative CPU seconds of the server process and of Postgres, read at the window's edges. */
-  cpu?: { server: () => number; postgres: () => number };
+  /** The server's cumulative CPU seconds, and a meter of Postgres's, read at the window's edges. */
+  cpu?: { server: () => number; postgres: PostgresCpuMeter };
 }
 
 function send(agent: Agent, base: URL, req: LoadRequest): Promise<{ status: number; body: string }> {
@@ -73,9 +76,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const measureFrom = start + opts.warmupMs;
   const stopAt = measureFrom + opts.durationMs;
   let measuredEnd = measureFrom;
-  let cpuAtStart = { server: 0, postgres: 0 };
+  let serverCpuAtStart = 0;
   const cpuTimer = setTimeout(() => {
-    cpuAtStart = { server: opts.cpu?.server() ?? 0, postgres: opts.cpu?.postgres() ?? 0 };
+    serverCpuAtStart = opts.cpu?.server() ?? 0;
+    opts.cpu?.postgres.start();
   }, opts.warmupMs);
 
   const client = async (): Promise<void> => {
@@ -95,7 +99,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: opts.concurrency }, client));
   clearTimeout(cpuTimer);
-  const cpuAtEnd = { server: opts.cpu?.server() ?? 0, postgres: opts.cpu?.postgres() ?? 0 };
+  const serverCpu = (opts.cpu?.server() ?? 0) - serverCpuAtStart;
+  const postgresCpu = opts.cpu?.postgres.stop() ?? 0;
   agent.destroy();
   const answered = Math.max(1, latencies.length + errors);
   latencies.sort((a, b) => a - b);
@@ -109,7 +114,30 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: latencies.length ? latencies[latencies.length - 1] : NaN,
-    serverCpuMs: ((cpuAtEnd.server - cpuAtStart.server) * 1000) / answered,
-    postgresCpuMs: ((cpuAtEnd.postgres - cpuAtStart.postgres) * 1000) / answered,
+    serverCpuMs: (serverCpu * 1000) / answered,
+    postgresCpuMs: (postgresCpu * 1000) / answered,
+    latencies,
+  };
+}
+
+/** Several rounds of the same load as one result: total requests over total measured time, all latencies. */
+export function mergeResults(rounds: LoadResult[]): LoadResult {
+  const latencies = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
+  const answered = (r: LoadResult) => r.ok + r.errors;
+  const total = rounds.reduce((sum, r) => sum + answered(r), 0) || 1;
+  const weighted = (pick: (r: LoadResult) => number) => rounds.reduce((sum, r) => sum + pick(r) * answered(r), 0) / total;
+  return {
+    ok: latencies.length,
+    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+    samples: rounds.flatMap((r) => r.samples).slice(0, 3),
+    seconds,
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies.length ? latencies[latencies.length - 1] : NaN,
+    serverCpuMs: weighted((r) => r.serverCpuMs),
+    postgresCpuMs: weighted((r) => r.postgresCpuMs),
+    latencies,
   };
 }

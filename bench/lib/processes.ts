@@ -101,21 +101,52 @@ export function processCpuSeconds(pid: number): number {
   return statCpu(pid);
 }
 
-/** CPU seconds used so far by every local process named `postgres` (server and backends). */
-export function postgresCpuSeconds(): number {
-  let total = 0;
-  let entries: string[];
+function postgresPids(): string[] {
   try {
-    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+    return readdirSync('/proc').filter((e) => /^\d+$/.test(e) && commOf(e) === 'postgres');
   } catch {
-    return 0;
+    return [];
   }
-  for (const pid of entries) {
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += statCpu(pid);
-    } catch {
-      // gone
+}
+
+function commOf(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * CPU seconds used by every local `postgres` process (server and backends) between start() and stop().
+ * Backends come and go (a pool closes idle connections), so each is sampled every 200 ms and counted
+ * from its first sample (or its birth, if it started during the window) to its last.
+ */
+export class PostgresCpuMeter {
+  private readonly first = new Map<string, number>();
+  private readonly last = new Map<string, number>();
+  private timer?: NodeJS.Timeout;
+
+  start(): void {
+    this.first.clear();
+    this.last.clear();
+    for (const pid of postgresPids()) this.first.set(pid, statCpu(pid));
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 200);
+  }
+
+  stop(): number {
+    if (this.timer) clearInterval(this.timer);
+    this.sample();
+    let total = 0;
+    for (const [pid, seconds] of this.last) total += seconds - (this.first.get(pid) ?? 0);
+    return total;
+  }
+
+  private sample(): void {
+    for (const pid of postgresPids()) {
+      const seconds = statCpu(pid);
+      if (seconds > 0) this.last.set(pid, seconds);
     }
   }
-  return total;
 }

@@ -6,6 +6,8 @@ export interface BenchContext {
   /** The built project (`dist/`). */
   distDir: string;
   load: { concurrency: number; warmupMs: number; durationMs: number };
+  /** Alternating rounds per system. */
+  rounds: number;
   /** Extra environment for the hub under test. */
   hubEnv: Record<string, string>;
   /** Extra node flags for the hub under test. */

@@ -15,7 +15,6 @@ import { StoreHealth } from './health/store.health';
 import { AuditInterceptor } from './http/audit.interceptor';
 import { MetricsController } from './metrics/metrics.controller';
 import { UsersController } from './users/users.controller';
-import { HooksController } from './hooks/hooks.controller';
 import { ProgramsController } from './programs/programs.controller';
 import { ReceiptsController } from './receipts/receipts.controller';
 import { SourcesController } from './sources/sources.controller';
@@ -44,7 +43,6 @@ export class AppModule {
         ProgramsController,
         TasksController,
         ReceiptsController,
-        HooksController,
         HealthController,
         MetricsController,
       ],

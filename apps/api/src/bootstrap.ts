@@ -2,9 +2,9 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import { type AppConfig, ErrorCode, HookhubError, MetricsService, generateRequestId } from '@hookhub/core';
-import { ReceiverService } from '@hookhub/inbound';
-import { JSON_TYPE, handleFrameworkError, installBodyHandling } from './hooks/raw-body';
+import { type AppConfig, ErrorBody, ErrorCode, HookhubError, MetricsService, generateRequestId } from '@hookhub/core';
+import { HookResponseDto, ReceiverService } from '@hookhub/inbound';
+import { JSON_TYPE, documentReceiver, handleFrameworkError, installReceiver } from './hooks/receiver-http';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 import { AppModule } from './app.module';
@@ -42,7 +42,9 @@ export function swaggerDocument(app: NestFastifyApplication) {
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT or API key' }, 'bearer')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
     .build();
-  return SwaggerModule.createDocument(app, builder);
+  const document = SwaggerModule.createDocument(app, builder, { extraModels: [HookResponseDto, ErrorBody] });
+  documentReceiver(document);
+  return document;
 }
 
 /**
@@ -92,6 +94,6 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   }
   await app.init();
   // After init: Nest registers its JSON and form parsers during init, and these replace them.
-  installBodyHandling(fastify, app.get(ReceiverService), config.http.bodyLimit);
+  installReceiver(fastify, app.get(ReceiverService), config.http.bodyLimit);
   return app;
 }

@@ -1,3 +1,4 @@
+import type { OpenAPIObject } from '@nestjs/swagger';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { ErrorCode, HookhubError, sendError } from '@hookhub/core';
@@ -10,13 +11,13 @@ const CONTEXT = Symbol('hookContext');
 
 type WithHook = FastifyRequest & { [CONTEXT]?: HookContext };
 
-export function hookContextOf(request: FastifyRequest): HookContext {
+function hookContextOf(request: FastifyRequest): HookContext {
   const ctx = (request as WithHook)[CONTEXT];
   if (!ctx) throw new Error('the receiver pre-checks did not run for this request');
   return ctx;
 }
 
-export function rawBodyOf(request: FastifyRequest): Buffer {
+function rawBodyOf(request: FastifyRequest): Buffer {
   return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 }
 
@@ -103,12 +104,66 @@ export function handleFrameworkError(error: FastifyError, request: FastifyReques
   receiver.refuse(hookRequestOf(request), refused).catch((err: unknown) => sendError(err, request, reply));
 }
 
+const RESPONSES: Record<string, [string, 'HookResponseDto' | 'ErrorBody']> = {
+  200: ["A duplicate delivery (the original receipt), or a sync source's finished task", 'HookResponseDto'],
+  202: ['Verified and stored; task ids in the body (or matched: false)', 'HookResponseDto'],
+  400: ['Malformed URL or body, missing task id, or a value refused by a template pattern', 'ErrorBody'],
+  401: ['Missing or bad signature, or timestamp outside the replay window', 'ErrorBody'],
+  403: ['Address not in the allow-list', 'ErrorBody'],
+  404: ['Unknown or disabled source, or unknown task id', 'ErrorBody'],
+  405: ["Method not allowed by the source (see Allow)", 'ErrorBody'],
+  413: ["Body over the source's cap", 'ErrorBody'],
+  415: ['Content type not accepted', 'ErrorBody'],
+  429: ['Over the rate limit (see Retry-After)', 'ErrorBody'],
+};
+
+/**
+ * The receiver's entry in the OpenAPI document. It is a plain Fastify route (see {@link installReceiver}),
+ * so it is described here rather than by controller decorators; its schemas are registered as extra models.
+ */
+export function documentReceiver(document: OpenAPIObject): void {
+  document.paths['/hooks/{slug}'] = {
+    post: {
+      operationId: 'receiveHook',
+      summary: 'Send a trigger to a source',
+      description:
+        'No JWT: the request is verified by the source\'s scheme over the raw body bytes. Every request gets a receipt, ' +
+        'and a 2xx is sent only once the receipt and its task runs are stored. A source may also accept PUT, PATCH, GET ' +
+        'or DELETE (its `methods`).',
+      tags: ['receiver'],
+      security: [],
+      parameters: [
+        { name: 'slug', in: 'path', required: true, schema: { type: 'string', example: 'github-api' } },
+        { name: 'X-Hub-Signature-256', in: 'header', required: false, description: "or the header of the source's scheme", schema: { type: 'string' } },
+      ],
+      requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', example: { task_id: 1 } } } } },
+      responses: Object.fromEntries(
+        Object.entries(RESPONSES).map(([status, [description, schema]]) => [status, { description, content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } } }]),
+      ),
+    },
+  };
+}
+
+/**
+ * The receiver, `/hooks/{slug}`, as a plain Fastify route: it is public and verified by its source, so it
+ * needs none of the admin API's guards, pipes and interceptors, and skipping them is a good part of the
+ * receiver's speed. Errors still reach the one exception filter (Nest installs it as Fastify's handler).
+ */
+export function installReceiver(fastify: FastifyInstance, receiver: ReceiverService, apiBodyLimit: number): void {
+  installBodyHandling(fastify, receiver, apiBodyLimit);
+  fastify.all('/hooks/:slug', async (request, reply) => {
+    const result = await receiver.receive(hookContextOf(request), rawBodyOf(request));
+    void reply.status(result.status);
+    return result.body;
+  });
+}
+
 /**
  * Body handling for the whole server. The receiver (`/hooks/*`) gets the exact bytes, read up to its
  * source's cap (a larger body is refused before it is read whole); its cheap checks run before any byte is
  * read. Everything else gets JSON parsed under the API body limit.
  */
-export function installBodyHandling(fastify: FastifyInstance, receiver: ReceiverService, apiBodyLimit: number): void {
+function installBodyHandling(fastify: FastifyInstance, receiver: ReceiverService, apiBodyLimit: number): void {
   RECEIVERS.set(fastify, receiver);
   fastify.addHook('onRequest', async (request) => {
     if (!request.url.startsWith(HOOKS_PREFIX)) return;
