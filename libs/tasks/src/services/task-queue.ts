@@ -92,7 +92,8 @@ export class TaskQueue extends WorkQueue {
                      AND (r.created_at, r.id) > (t.created_at, t.id))`,
     );
     const result = (await m.query(
-      `UPDATE task_runs t SET cancel_requested_at = now(), updated_at = now()
+      `UPDATE task_runs t SET cancel_requested_at = now(), updated_at = now(),
+         last_error = 'replaced by a newer run with the same concurrency key (policy replace)'
        FROM programs p
        WHERE p.id = t.program_id AND p.concurrency_policy = 'replace' AND t.status = 'running' AND t.cancel_requested_at IS NULL
          AND t.concurrency_key IS NOT NULL

@@ -82,11 +82,14 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private async handle(row: TaskRow, workerId: string): Promise<void> {
+    const program = row.program_id ? await this.programs.find(row.program_id).catch(() => null) : null;
     if (row.recovered) {
-      await this.finish(row, workerId, 'failed', { error: 'the worker running this task stopped (hub restart or crash) before it finished' });
+      await this.finish(row, workerId, 'failed', {
+        error: 'the worker running this task stopped (hub restart or crash) before it finished',
+        backoffSeconds: program?.retryBackoffSeconds,
+      });
       return;
     }
-    const program = row.program_id ? await this.programs.find(row.program_id).catch(() => null) : null;
     if (!program || !program.enabled) {
       await this.finish(row, workerId, 'failed', { error: program ? `program ${program.name} is disabled` : 'the program was deleted', noRetry: true });
       return;

@@ -1,0 +1,152 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { loadConfig } from '@hookhub/core';
+import { WorkerModule } from '@app/worker/worker.module';
+import { type TestApp, bootApp } from './helpers/app';
+import { usingRealPostgres } from './helpers/database';
+import { PROGRAMS_DIR, type TaskView, create, program, waitForTask } from './helpers/inbound';
+
+const FAST = { HOOKHUB_PROGRAM_DIRS: PROGRAMS_DIR, HOOKHUB_QUEUE_POLL_MS: '200', HOOKHUB_TASK_KILL_GRACE_MS: '300' };
+
+/** Concurrency policies and limits, and runs that outlive their hub: real child processes, real store. */
+describe('task run lifecycle', () => {
+  describe('concurrency', () => {
+    let t: TestApp;
+    let admin: string;
+
+    beforeAll(async () => {
+      t = await bootApp(FAST);
+      admin = await t.login();
+    });
+    afterAll(() => t.close());
+
+    const run = async (programId: string, payload: Record<string, unknown>) => {
+      const res = await t.request<{ id: string }>({ method: 'POST', url: `/api/programs/${programId}/run`, token: admin, body: { payload } });
+      expect(res.statusCode).toBe(201);
+      return res.json.id;
+    };
+    const sleeper = (name: string, extra: Record<string, unknown>) =>
+      create(t, admin, '/api/programs', { name, command: program('sleep.sh'), args: [{ template: '{{body.seconds}}', pattern: '^[0-9]$' }], ...extra });
+    const overlap = (a: TaskView, b: TaskView) => Date.parse(a.started_at!) < Date.parse(b.finished_at!) && Date.parse(b.started_at!) < Date.parse(a.finished_at!);
+
+    it('drop: a run whose key is already running is dropped, other keys still run', async () => {
+      const p = await sleeper('drop-sleeper', { concurrency_key: '{{body.branch}}', concurrency_policy: 'drop' });
+      const first = await run(p.id, { branch: 'main', seconds: 2 });
+      await waitForTask(t, admin, first, (x) => x.status === 'running');
+      const dropped = await run(p.id, { branch: 'main', seconds: 1 });
+      const other = await run(p.id, { branch: 'dev', seconds: 1 });
+      const d = await waitForTask(t, admin, dropped);
+      expect(d.status).toBe('canceled');
+      expect(d.error).toContain('policy drop');
+      expect(d.started_at).toBeNull();
+      expect((await waitForTask(t, admin, other)).status).toBe('succeeded');
+      expect((await waitForTask(t, admin, first)).status).toBe('succeeded');
+    });
+
+    it('replace: a newer run with the same key cancels the running one and runs', async () => {
+      const p = await sleeper('replace-sleeper', { concurrency_key: '{{body.branch}}', concurrency_policy: 'replace' });
+      const older = await run(p.id, { branch: 'main', seconds: 9 });
+      await waitForTask(t, admin, older, (x) => x.status === 'running');
+      const newer = await run(p.id, { branch: 'main', seconds: 1 });
+      const o = await waitForTask(t, admin, older);
+      expect(o.status).toBe('canceled');
+      expect(o.error).toContain('newer run');
+      const n = await waitForTask(t, admin, newer);
+      expect(n.status).toBe('succeeded');
+      // The newer run started only once the older one had stopped.
+      expect(Date.parse(n.started_at!)).toBeGreaterThanOrEqual(Date.parse(o.finished_at!));
+    });
+
+    it('concurrency_limit: runs of a program beyond its limit wait, and never overlap', async () => {
+      const p = await sleeper('limited-sleeper', { concurrency_limit: 1 });
+      const ids = [await run(p.id, { seconds: 1 }), await run(p.id, { seconds: 1 }), await run(p.id, { seconds: 1 })];
+      const done = await Promise.all(ids.map((id) => waitForTask(t, admin, id)));
+      expect(done.map((d) => d.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+      for (const a of done) for (const b of done) if (a !== b) expect(overlap(a, b)).toBe(false);
+    });
+  });
+
+  describe('restarts', () => {
+    it('a run cut off by shutdown is failed with the reason, and its retry runs after the restart', async () => {
+      const first = await bootApp(FAST);
+      const admin = await first.login();
+      const p = await create(first, admin, '/api/programs', { name: 'slow', command: program('sleep.sh'), args: ['{{body.seconds}}'], retry_max: 1, retry_backoff_seconds: 0 });
+      const res = await first.request<{ id: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: { payload: { seconds: 3 } } });
+      await waitForTask(first, admin, res.json.id, (x) => x.status === 'running');
+      await first.app.close();
+
+      const second = await bootApp(FAST, { db: first.db });
+      try {
+        const token = await second.login();
+        const cut = await waitForTask(second, token, res.json.id);
+        expect(cut.status).toBe('failed');
+        expect(cut.error).toBe('the hub shut down while the task ran');
+        const list = await second.request<{ items: TaskView[] }>({ url: `/api/tasks?program_id=${p.id}`, token });
+        const retry = list.json.items.find((x) => x.retry_of === res.json.id);
+        expect(retry).toMatchObject({ trigger: 'retry', attempt: 2 });
+        expect((await waitForTask(second, token, retry!.id)).status).toBe('succeeded');
+      } finally {
+        await second.close();
+        await first.db.drop();
+      }
+    });
+
+    it('a run left running by a crashed hub is failed after its lease and retried by policy; none stays running', async () => {
+      const first = await bootApp({ ...FAST, HOOKHUB_RUN_WORKERS: 'false' });
+      const admin = await first.login();
+      const p = await create(first, admin, '/api/programs', { name: 'crashy', command: program('sync.sh'), args: ['crash'], retry_max: 1, retry_backoff_seconds: 0 });
+      const res = await first.request<{ id: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: {} });
+      // What a hub that died mid-run leaves behind: a running run, held by a worker whose lease ran out.
+      await first.app.get(DataSource).query(
+        `UPDATE task_runs SET status = 'running', attempts = 1, started_at = now() - interval '1 minute', locked_by = 'crashed-host:4242',
+           locked_until = now() - interval '1 second' WHERE id = $1`,
+        [res.json.id],
+      );
+      await first.app.close();
+
+      const second = await bootApp(FAST, { db: first.db });
+      try {
+        const token = await second.login();
+        const lost = await waitForTask(second, token, res.json.id);
+        expect(lost.status).toBe('failed');
+        expect(lost.error).toContain('stopped (hub restart or crash)');
+        const list = await second.request<{ items: TaskView[] }>({ url: `/api/tasks?program_id=${p.id}`, token });
+        const retry = list.json.items.find((x) => x.retry_of === res.json.id);
+        const done = await waitForTask(second, token, retry!.id);
+        expect(done).toMatchObject({ status: 'succeeded', attempt: 2, argv: ['crash'] });
+        expect(done.stdout.trim()).toBe('synced task crash');
+        const running = await second.request<{ total: number }>({ url: `/api/tasks?status=running`, token });
+        expect(running.json.total).toBe(0);
+      } finally {
+        await second.close();
+        await first.db.drop();
+      }
+    });
+  });
+
+  // The worker process shares a real Postgres with the API; the embedded store serves one process.
+  (usingRealPostgres() ? describe : describe.skip)('scaled out', () => {
+    it('the worker app runs the tasks that an API without workers queued', async () => {
+      const api = await bootApp({ ...FAST, HOOKHUB_RUN_WORKERS: 'false' });
+      let worker: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
+      try {
+        const admin = await api.login();
+        const p = await create(api, admin, '/api/programs', { name: 'scaled', command: program('sync.sh'), args: ['{{body.name}}'] });
+        const queued = await api.request<{ id: string; status: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: { payload: { name: 'far' } } });
+        expect(queued.json.status).toBe('queued');
+        await new Promise((r) => setTimeout(r, 500));
+        // Nothing runs it while only the API is up.
+        expect((await waitForTask(api, admin, queued.json.id, () => true)).status).toBe('queued');
+        worker = await NestFactory.createApplicationContext(WorkerModule.forRoot(loadConfig({ NODE_ENV: 'test', HOOKHUB_LOG_LEVEL: 'silent', ...FAST, ...api.db.env })), { logger: false });
+        await worker.init();
+        const done = await waitForTask(api, admin, queued.json.id);
+        expect(done.status).toBe('succeeded');
+        expect(done.stdout.trim()).toBe('synced task far');
+      } finally {
+        await worker?.close();
+        await api.close();
+      }
+    });
+  });
+});
