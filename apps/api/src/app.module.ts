@@ -8,6 +8,8 @@ import { StoreModule } from '@hookhub/store';
 import { INBOUND_ENTITIES, InboundModule } from '@hookhub/inbound';
 import { TASK_ENTITIES, TasksModule } from '@hookhub/tasks';
 import { ApiKeysController } from './api-keys/api-keys.controller';
+import { ConfigFileLoader } from './config/config-file.loader';
+import { ConfigController } from './config/config.controller';
 import { AuditController } from './audit/audit.controller';
 import { AuthController } from './auth/auth.controller';
 import { HealthController } from './health/health.controller';
@@ -43,10 +45,11 @@ export class AppModule {
         ProgramsController,
         TasksController,
         ReceiptsController,
+        ConfigController,
         HealthController,
         MetricsController,
       ],
-      providers: [StoreHealth, { provide: APP_INTERCEPTOR, useClass: AuditInterceptor }],
+      providers: [StoreHealth, ConfigFileLoader, { provide: APP_INTERCEPTOR, useClass: AuditInterceptor }],
     };
   }
 }

@@ -92,7 +92,13 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       swaggerOptions: { persistAuthorization: true },
     });
   }
-  await app.init();
+  try {
+    await app.init();
+  } catch (err) {
+    // A boot that fails (a bad HOOKHUB_CONFIG, say) still releases the store and its connections.
+    await app.close().catch(() => undefined);
+    throw err;
+  }
   // After init: Nest registers its JSON and form parsers during init, and these replace them.
   installReceiver(fastify, app.get(ReceiverService), config.http.bodyLimit);
   return app;

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from '@hookhub/core';
+import { ConfigFileError } from '@hookhub/inbound';
 import { loadDotenv } from './dotenv';
 import { createApp } from './bootstrap';
 
@@ -36,6 +37,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof ConfigFileError) {
+    process.stderr.write(`Hookhub failed to start: ${err.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`Hookhub failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

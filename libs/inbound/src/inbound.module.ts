@@ -3,6 +3,7 @@ import { TasksModule } from '@hookhub/tasks';
 import { Receipt } from './entities/receipt.entity';
 import { Rule } from './entities/rule.entity';
 import { Source } from './entities/source.entity';
+import { ConfigFileService } from './services/config-file.service';
 import { ReceiptWriter } from './services/receipt-writer';
 import { ReceiptsService } from './services/receipts.service';
 import { ReceiverService } from './services/receiver.service';
@@ -15,7 +16,7 @@ export const INBOUND_ENTITIES = [Source, Rule, Receipt];
 /** Sources, verifiers, guards, the receiver, receipts and rules. */
 @Module({
   imports: [TasksModule],
-  providers: [SourcesService, SourceRegistry, RulesService, ReceiptWriter, ReceiverService, ReceiptsService],
-  exports: [SourcesService, SourceRegistry, RulesService, ReceiptWriter, ReceiverService, ReceiptsService],
+  providers: [SourcesService, SourceRegistry, RulesService, ReceiptWriter, ReceiverService, ReceiptsService, ConfigFileService],
+  exports: [SourcesService, SourceRegistry, RulesService, ReceiptWriter, ReceiverService, ReceiptsService, ConfigFileService],
 })
 export class InboundModule {}

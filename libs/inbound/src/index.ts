@@ -15,3 +15,4 @@ export * from './services/receipt-writer';
 export * from './services/receiver.service';
 export * from './services/receipts.service';
 export * from './inbound.module';
+export * from './services/config-file.service';

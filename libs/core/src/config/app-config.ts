@@ -57,6 +57,8 @@ export interface AppConfig {
   };
   readonly logLevel: LogLevel;
   readonly redisUrl?: string;
+  /** A YAML file of programs, sources and rules applied at boot (HOOKHUB_CONFIG). */
+  readonly configFile?: string;
   readonly queue: {
     readonly runWorkers: boolean;
     readonly pollIntervalMs: number;
@@ -136,6 +138,14 @@ export function parseMasterKey(raw: string): Buffer | undefined {
     if (key.length === 32) return key;
   }
   return undefined;
+}
+
+function configFileOf(reader: Reader): string | undefined {
+  const raw = reader.raw('HOOKHUB_CONFIG');
+  if (raw === undefined) return undefined;
+  const file = resolve(process.cwd(), raw);
+  if (!existsSync(file)) reader.problems.push(`HOOKHUB_CONFIG file not found: ${file}`);
+  return file;
 }
 
 function parseTrustProxy(reader: Reader): boolean | string[] | number {
@@ -264,6 +274,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     logLevel: r.oneOf<LogLevel>('HOOKHUB_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     redisUrl: r.raw('REDIS_URL'),
+    configFile: configFileOf(r),
     queue: {
       runWorkers: r.bool('HOOKHUB_RUN_WORKERS', true),
       pollIntervalMs: r.int('HOOKHUB_QUEUE_POLL_MS', 5000, 50, 3_600_000),

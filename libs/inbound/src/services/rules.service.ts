@@ -129,21 +129,27 @@ export class RulesService {
   }
 
   private async validate(dto: CreateRuleDto): Promise<void> {
-    const problems: Array<{ field: string; errors: string[] }> = [];
-    const add = (field: string, error: string) => problems.push({ field, errors: [error] });
-    const condition = conditionProblem(dto.condition ?? true);
-    if (condition) add('condition', condition);
-    (dto.args ?? []).forEach((t: TemplateInput, i: number) => {
-      const problem = templateProblem(t);
-      if (problem) add(`args.${i}`, problem);
-    });
     const program = await this.programs.find(dto.program_id).catch(() => null);
-    if (!program) add('program_id', `program ${dto.program_id} does not exist`);
-    for (const [name, t] of Object.entries(dto.env ?? {})) {
-      const problem = templateProblem(t);
-      if (problem) add(`env.${name}`, problem);
-      else if (program && !program.envAllow.includes(name)) add(`env.${name}`, `${name} is not in the env allow-list of program ${program.name}`);
-    }
+    const problems = ruleProblems(dto, program);
+    if (!program) problems.push({ field: 'program_id', errors: [`program ${dto.program_id} does not exist`] });
     if (problems.length) throw new HookhubError(ErrorCode.ValidationFailed, 'The rule is not valid', problems);
   }
+}
+
+/** What is wrong with a rule for `program` (its condition, templates, env names); empty when it is valid. */
+export function ruleProblems(dto: Omit<CreateRuleDto, 'program_id'>, program: { name: string; envAllow: string[] } | null): Array<{ field: string; errors: string[] }> {
+  const problems: Array<{ field: string; errors: string[] }> = [];
+  const add = (field: string, error: string) => problems.push({ field, errors: [error] });
+  const condition = conditionProblem(dto.condition ?? true);
+  if (condition) add('condition', condition);
+  (dto.args ?? []).forEach((t: TemplateInput, i: number) => {
+    const problem = templateProblem(t);
+    if (problem) add(`args.${i}`, problem);
+  });
+  for (const [name, t] of Object.entries(dto.env ?? {})) {
+    const problem = templateProblem(t);
+    if (problem) add(`env.${name}`, problem);
+    else if (program && !program.envAllow.includes(name)) add(`env.${name}`, `${name} is not in the env allow-list of program ${program.name}`);
+  }
+  return problems;
 }

@@ -140,7 +140,8 @@ export class SourcesService implements OnModuleDestroy {
     return source.secrets.map((s) => this.box.open(s, secretContext(source.id)));
   }
 
-  private validate(dto: CreateSourceDto, existingSecrets?: number): void {
+  /** Throws a validation error (per-field details) when `dto` is not a valid source definition. */
+  validate(dto: CreateSourceDto, existingSecrets?: number): void {
     const problems: Array<{ field: string; errors: string[] }> = [];
     const add = (field: string, error: string) => problems.push({ field, errors: [error] });
     const verifier = VERIFIERS[dto.scheme];

@@ -128,7 +128,8 @@ export class ProgramsService {
     return `${command} is not under HOOKHUB_PROGRAM_DIRS (${this.config.tasks.programDirs.join(', ')}) and not listed in HOOKHUB_PROGRAM_ALLOW`;
   }
 
-  private validate(dto: CreateProgramDto, checkPaths: boolean): void {
+  /** Throws a validation error (per-field details) when `dto` is not a valid program definition. */
+  validate(dto: CreateProgramDto, checkPaths = true): void {
     const problems: FieldProblem[] = [];
     const add = (field: string, error: string) => problems.push({ field, errors: [error] });
     if (checkPaths) {
