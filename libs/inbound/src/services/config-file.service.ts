@@ -3,13 +3,13 @@ import { readFileSync } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { type Document, LineCounter, parseDocument, stringify } from 'yaml';
 import { HookhubError, createValidationPipe } from '@hookhub/core';
-import { CreateProgramDto, Program, ProgramsService } from '@hookhub/tasks';
+import { CreateProgramDto, Program, ProgramsService, toProgramDto } from '@hookhub/tasks';
 import { CreateRuleDto } from '../dto/rules.dto';
 import { CreateSourceDto } from '../dto/sources.dto';
 import { Rule } from '../entities/rule.entity';
 import { Source } from '../entities/source.entity';
 import { RulesService, ruleProblems } from './rules.service';
-import { SourcesService } from './sources.service';
+import { SourcesService, toSourceDto } from './sources.service';
 
 /** A declarative file that cannot be applied: every problem, each with its line. */
 export class ConfigFileError extends Error {
@@ -132,53 +132,21 @@ export class ConfigFileService {
     const nameOf = new Map(programs.map((p) => [p.id, p.name]));
     const envName = (...parts: string[]) => parts.join('_').toUpperCase().replace(/[^A-Z0-9_]/g, '_');
     const data = {
-      programs: programs.map((p) => ({
-        name: p.name,
-        ...(p.description ? { description: p.description } : {}),
-        command: p.command,
-        args: p.args,
-        ...(p.cwd ? { cwd: p.cwd } : {}),
-        env_allow: p.envAllow,
-        env: Object.fromEntries(Object.keys(p.env).map((k) => [k, `\${${envName('HOOKHUB_PROGRAM', p.name, k)}}`])),
-        timeout_seconds: p.timeoutSeconds,
-        output_cap_bytes: p.outputCapBytes,
-        concurrency_limit: p.concurrencyLimit,
-        concurrency_key: p.concurrencyKey,
-        concurrency_policy: p.concurrencyPolicy,
-        retry_max: p.retryMax,
-        retry_backoff_seconds: p.retryBackoffSeconds,
-        manual_run: p.manualRun,
-        enabled: p.enabled,
-      })),
-      sources: sources.map((s) => ({
-        slug: s.slug,
-        name: s.name,
-        ...(s.description ? { description: s.description } : {}),
-        enabled: s.enabled,
-        scheme: s.scheme,
-        verification: s.verification,
-        secrets: s.secrets.map((_, i) => `\${${envName('HOOKHUB_SOURCE', s.slug, 'SECRET', String(i + 1))}}`),
-        ip_allow: s.ipAllow,
-        rate_limit: s.rateLimit,
-        body_limit: s.bodyLimit,
-        methods: s.methods,
-        content_types: s.contentTypes,
-        replay_window_seconds: s.replayWindowSeconds,
-        dedup_window_seconds: s.dedupWindowSeconds,
-        dedup_header: s.dedupHeader,
-        dedup_field: s.dedupField,
-        event_header: s.eventHeader,
-        event_field: s.eventField,
-        response_mode: s.responseMode,
-        sync_timeout_seconds: s.syncTimeoutSeconds,
-        match_mode: s.matchMode,
-        dispatch: s.dispatch,
-        id_field: s.idField,
-        by_id_programs: s.byIdPrograms.map((id) => nameOf.get(id) ?? id),
-        rules: rules
-          .filter((r) => r.sourceId === s.id)
-          .map((r) => ({ name: r.name, condition: r.condition, program: nameOf.get(r.programId) ?? r.programId, args: r.args, env: r.env, enabled: r.enabled })),
-      })),
+      programs: programs.map((p) => {
+        const { id: _id, number: _number, env_keys: envKeys, created_at: _c, updated_at: _u, ...fields } = toProgramDto(p);
+        return { ...fields, env: Object.fromEntries(envKeys.map((k) => [k, `\${${envName('HOOKHUB_PROGRAM', p.name, k)}}`])) };
+      }),
+      sources: sources.map((s) => {
+        const { id: _id, url_path: _path, unverified: _u, secret_count: _n, created_at: _c, updated_at: _up, ...fields } = toSourceDto(s);
+        return {
+          ...fields,
+          secrets: s.secrets.map((_, i) => `\${${envName('HOOKHUB_SOURCE', s.slug, 'SECRET', String(i + 1))}}`),
+          by_id_programs: s.byIdPrograms.map((id) => nameOf.get(id) ?? id),
+          rules: rules
+            .filter((r) => r.sourceId === s.id)
+            .map((r) => ({ name: r.name, condition: r.condition, program: nameOf.get(r.programId) ?? r.programId, args: r.args, env: r.env, enabled: r.enabled })),
+        };
+      }),
     };
     const header =
       `# Hookhub configuration exported ${new Date().toISOString()}.\n` +
