@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '@hookhub/core';
+import { TasksService } from '@hookhub/tasks';
 import { WorkerModule } from '@app/worker/worker.module';
 import { type TestApp, bootApp } from './helpers/app';
 import { usingRealPostgres } from './helpers/database';
@@ -73,7 +74,8 @@ describe('task run lifecycle', () => {
       const admin = await first.login();
       const p = await create(first, admin, '/api/programs', { name: 'slow', command: program('sleep.sh'), args: ['{{body.seconds}}'], retry_max: 1, retry_backoff_seconds: 0 });
       const res = await first.request<{ id: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: { payload: { seconds: 3 } } });
-      await waitForTask(first, admin, res.json.id, (x) => x.status === 'running');
+      // Its process has started (its output is flushed every second) when the hub shuts down.
+      await waitForTask(first, admin, res.json.id, (x) => x.stdout.includes('sleeping'));
       await first.app.close();
 
       const second = await bootApp(FAST, { db: first.db });
@@ -89,6 +91,60 @@ describe('task run lifecycle', () => {
       } finally {
         await second.close();
         await first.db.drop();
+      }
+    });
+
+    it('a run claimed as the hub shuts down, before it started, goes back to the queue untouched', async () => {
+      const t = await bootApp({ ...FAST, HOOKHUB_RUN_WORKERS: 'false' });
+      try {
+        const admin = await t.login();
+        const p = await create(t, admin, '/api/programs', { name: 'unstarted', command: program('sync.sh'), args: ['x'] });
+        const res = await t.request<{ id: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: {} });
+        const queue = t.app.get(TasksService).queue;
+        const [claimed] = await queue.claim('worker-a', 1, 30_000);
+        expect(claimed).toMatchObject({ id: res.json.id, status: 'running' });
+        // Only the worker holding the run may release it.
+        expect(await queue.release(res.json.id, 'worker-b')).toBe(false);
+        expect(await queue.release(res.json.id, 'worker-a')).toBe(true);
+        const [row] = (await t.app.get(DataSource).query(`SELECT status, started_at, attempts, locked_by FROM task_runs WHERE id = $1`, [res.json.id])) as Array<Record<string, unknown>>;
+        expect(row).toEqual({ status: 'queued', started_at: null, attempts: 0, locked_by: null });
+      } finally {
+        await t.close();
+      }
+    });
+
+    it('a sync trigger in flight when the hub shuts down still gets a whole answer, and its receipt', async () => {
+      const t = await bootApp(FAST);
+      try {
+        const admin = await t.login();
+        const p = await create(t, admin, '/api/programs', { name: 'slow-sync', command: program('sleep.sh'), args: ['5'] });
+        const source = await create(t, admin, '/api/sources', { slug: 'slow', scheme: 'token', secrets: ['tok-secret'], response_mode: 'sync', sync_timeout_seconds: 30 });
+        await create(t, admin, `/api/sources/${source.id}/rules`, { name: 'always', program_id: p.id });
+        const inFlight = fetch(`${t.baseUrl}/hooks/slow`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok-secret' }, body: '{}' });
+        const [run] = await new Promise<TaskView[]>((resolve) => {
+          const poll = async () => {
+            const list = await t.request<{ items: TaskView[] }>({ url: `/api/tasks?program_id=${p.id}&status=running`, token: admin });
+            if (list.json.items.length) resolve(list.json.items);
+            else setTimeout(() => void poll(), 100);
+          };
+          void poll();
+        });
+        // The close must not wait out the keep-alive timeout (72 s, beyond the test's limit) on this connection.
+        const closing = t.app.close();
+        const res = await inFlight;
+        const body = (await res.json()) as { succeeded: boolean; task_ids: string[]; tasks: Array<{ status: string; error: string }> };
+        await closing;
+        // Answered, not reset: the run was stopped by the shutdown, and the answer says so.
+        expect(res.status).toBe(200);
+        expect(body.succeeded).toBe(false);
+        expect(body.task_ids).toEqual([run.id]);
+        expect(body.tasks[0]).toMatchObject({ status: 'failed', error: 'the hub shut down while the task ran' });
+      } finally {
+        const again = await bootApp(FAST, { db: t.db });
+        const admin = await again.login();
+        const receipts = await again.request<{ items: Array<{ slug: string; status_code: number; verdict: string }> }>({ url: '/api/receipts', token: admin });
+        expect(receipts.json.items.filter((r) => r.slug === 'slow')).toEqual([expect.objectContaining({ status_code: 200, verdict: 'accepted' })]);
+        await again.close();
       }
     });
 

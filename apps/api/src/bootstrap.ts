@@ -80,6 +80,16 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       throw new HookhubError(ErrorCode.BadRequest, 'The request body must be a JSON object');
     }
   });
+  // Once closing, answers to requests still in flight end their connections: a keep-alive connection that
+  // became idle after the server stopped listening would otherwise hold the close for keepAliveTimeout (72 s).
+  let closing = false;
+  fastify.addHook('preClose', async () => {
+    closing = true;
+  });
+  fastify.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) void reply.header('connection', 'close');
+    return payload;
+  });
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);

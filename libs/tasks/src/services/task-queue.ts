@@ -44,10 +44,11 @@ export class TaskQueue extends WorkQueue {
                ORDER BY t.run_at, t.created_at, t.id
                LIMIT 1
                FOR UPDATE OF t SKIP LOCKED)
+             -- clock_timestamp(): this transaction may have waited for the claim lock, and now() is when it began.
              UPDATE task_runs AS t
              SET status = 'running', locked_by = $1, locked_until = now() + ($2::int * interval '1 millisecond'),
                  attempts = t.attempts + 1, updated_at = now(),
-                 started_at = CASE WHEN due.recovered THEN t.started_at ELSE now() END
+                 started_at = CASE WHEN due.recovered THEN t.started_at ELSE clock_timestamp() END
              FROM due WHERE t.id = due.id
              RETURNING t.*, due.recovered`,
             [workerId, leaseMs],
@@ -59,6 +60,18 @@ export class TaskQueue extends WorkQueue {
     });
     if (cancels > 0) await this.notifyCancel();
     return claimed;
+  }
+
+  /** Puts a claimed run that never started back in the queue, as if it had not been claimed. */
+  async release(id: string, workerId: string): Promise<boolean> {
+    const result = (await this.dataSource.query(
+      `UPDATE task_runs SET status = 'queued', locked_by = NULL, locked_until = NULL, started_at = NULL,
+         attempts = greatest(attempts - 1, 0), updated_at = now()
+       WHERE id = $1 AND locked_by = $2 AND status = 'running'
+       RETURNING id`,
+      [id, workerId],
+    )) as unknown;
+    return rowsOf(result).length > 0;
   }
 
   async notifyCancel(): Promise<void> {

@@ -99,6 +99,11 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       await this.finish(row, workerId, 'failed', { error: `the program cannot run: ${commandProblem}`, noRetry: true });
       return;
     }
+    if (this.shuttingDown) {
+      // Claimed as the hub began to shut down, before anything ran: back to the queue for the next worker.
+      await this.tasks.queue.release(row.id, workerId);
+      return;
+    }
     const process = this.runner.start({
       command: program.command,
       args: row.argv,
