@@ -59,10 +59,11 @@ describe('loadConfig', () => {
         HOOKHUB_LOG_LEVEL: 'loud',
         DATABASE_POOL_SIZE: '0',
         HOOKHUB_CONFIG: join(dir, 'missing.yaml'),
+        HOOKHUB_OUTBOUND_ALLOW: '127.0.0.1, 10.0.0.0/33',
       });
     } catch (err) {
       const problems = (err as ConfigError).problems.join('\n');
-      expect(['PORT', 'DATABASE_URL', 'HOOKHUB_MASTER_KEY', 'HOOKHUB_JWT_SECRET', 'HOOKHUB_RUN_WORKERS', 'HOOKHUB_LOG_LEVEL', 'DATABASE_POOL_SIZE', 'HOOKHUB_CONFIG'].filter((v) => !problems.includes(v))).toEqual([]);
+      expect(['PORT', 'DATABASE_URL', 'HOOKHUB_MASTER_KEY', 'HOOKHUB_JWT_SECRET', 'HOOKHUB_RUN_WORKERS', 'HOOKHUB_LOG_LEVEL', 'DATABASE_POOL_SIZE', 'HOOKHUB_CONFIG', 'HOOKHUB_OUTBOUND_ALLOW'].filter((v) => !problems.includes(v))).toEqual([]);
     }
   });
 

@@ -14,3 +14,4 @@ export * from './core.module';
 export * from './throttle/rate-limiter';
 export * from './ids';
 export * from './expr';
+export * from './net/ip-list';

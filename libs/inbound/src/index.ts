@@ -6,7 +6,6 @@ export * from './dto/sources.dto';
 export * from './dto/rules.dto';
 export * from './dto/receipts.dto';
 export * from './dto/hooks.dto';
-export * from './services/ip-allow';
 export * from './services/trigger-context';
 export * from './services/sources.service';
 export * from './services/source-registry';

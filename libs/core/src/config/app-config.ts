@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { cidrProblem } from '../net/ip-list';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 export type DatabaseSslMode = 'disable' | 'require' | 'verify-full';
@@ -74,6 +75,10 @@ export interface AppConfig {
     readonly killGraceMs: number;
     readonly leaseMs: number;
   };
+  readonly outbound: {
+    /** Addresses or CIDRs outbound requests may reach although they are private, loopback or reserved. */
+    readonly allow: string[];
+  };
   readonly inbound: {
     /** Largest body cap a source may set; also the receiver's hard limit. */
     readonly maxBodyLimit: number;
@@ -138,6 +143,13 @@ export function parseMasterKey(raw: string): Buffer | undefined {
     if (key.length === 32) return key;
   }
   return undefined;
+}
+
+function cidrList(reader: Reader, name: string): string[] {
+  const entries = (reader.raw(name) ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  const bad = entries.map(cidrProblem).filter((p): p is string => p !== null);
+  if (bad.length) reader.problems.push(`${name} must list addresses or CIDRs: ${bad.join('; ')}`);
+  return entries;
 }
 
 function configFileOf(reader: Reader): string | undefined {
@@ -285,6 +297,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       concurrency: r.int('HOOKHUB_TASK_CONCURRENCY', 4, 1, 1000),
       killGraceMs: r.int('HOOKHUB_TASK_KILL_GRACE_MS', 5000, 0, 600_000),
       leaseMs: r.int('HOOKHUB_TASK_LEASE_MS', 30_000, 1000, 3_600_000),
+    },
+    outbound: {
+      allow: cidrList(r, 'HOOKHUB_OUTBOUND_ALLOW'),
     },
     inbound: {
       maxBodyLimit: r.int('HOOKHUB_INBOUND_MAX_BODY', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

@@ -1,12 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { type CompiledTemplate, type ConditionResult, compileCondition, compileTemplate, parsePath } from '@hookhub/core';
+import { type CompiledTemplate, type ConditionResult, IpAllowList, compileCondition, compileTemplate, parsePath } from '@hookhub/core';
 import { type PrepareOptions, type PreparedRun, Program, type TasksService } from '@hookhub/tasks';
 import type { MatchedRule } from '../entities/receipt.entity';
 import { Rule } from '../entities/rule.entity';
 import type { Source } from '../entities/source.entity';
 import { VERIFIERS, type Verifier } from '../verifiers';
-import { IpAllowList } from './ip-allow';
 import { SourcesService } from './sources.service';
 
 export interface CompiledRule {

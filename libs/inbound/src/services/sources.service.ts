@@ -1,12 +1,11 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type Repository } from 'typeorm';
-import { ErrorCode, HookhubError, type Page, SecretBox, isUuid, paginate, parsePath } from '@hookhub/core';
+import { ErrorCode, HookhubError, type Page, SecretBox, cidrProblem, isUuid, paginate, parsePath } from '@hookhub/core';
 import { QueueNotifier } from '@hookhub/store';
 import type { CreateSourceDto, ListSourcesQueryDto, SourceDto, UpdateSourceDto } from '../dto/sources.dto';
 import { Source } from '../entities/source.entity';
 import { VERIFIERS } from '../verifiers';
-import { cidrProblem } from './ip-allow';
 
 /** Wake-up name when sources or rules change, so every process drops its cached copy. */
 export const SOURCES_CHANGED = 'inbound:sources-changed';

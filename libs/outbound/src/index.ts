@@ -1,0 +1,2 @@
+export * from './signing/signing';
+export * from './net/address-guard';
