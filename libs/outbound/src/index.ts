@@ -1,2 +1,3 @@
 export * from './signing/signing';
 export * from './net/address-guard';
+export * from './net/http-sender';
