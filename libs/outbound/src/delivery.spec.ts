@@ -1,0 +1,72 @@
+import { EventFilter, eventFilterProblem } from './delivery/event-filter';
+import { customHeaderProblems } from './delivery/custom-headers';
+import { SubscriptionLimiter } from './delivery/subscription-limiter';
+
+describe('EventFilter', () => {
+  it('matches exact names, prefix wildcards below the prefix only, and *', () => {
+    const f = new EventFilter(['user.created', 'service.*']);
+    expect(f.matches('user.created')).toBe(true);
+    expect(f.matches('USER.Created')).toBe(true);
+    expect(f.matches('user.deleted')).toBe(false);
+    expect(f.matches('service.started')).toBe(true);
+    expect(f.matches('service.db.failed')).toBe(true);
+    expect(f.matches('service')).toBe(false);
+    expect(f.matches('services.started')).toBe(false);
+    expect(new EventFilter(['*']).matches('anything.at.all')).toBe(true);
+    expect(new EventFilter([]).matches('user.created')).toBe(false);
+  });
+
+  it('accepts names, prefix.* and *, and refuses the rest', () => {
+    for (const ok of ['user.created', 'resource.instance.updated', 'service.*', '*', 'task_run.timed-out']) expect(eventFilterProblem(ok)).toBeNull();
+    for (const bad of ['', 'user.', '.user', 'user..created', 'user*', '*.created', 'a.*.b', 'user created', 'x'.repeat(201)]) expect(eventFilterProblem(bad)).not.toBeNull();
+  });
+});
+
+describe('customHeaderProblems', () => {
+  it('accepts ordinary headers and refuses transport, signature and malformed ones', () => {
+    expect(customHeaderProblems({ 'X-Tenant': 'acme', Authorization: 'Bearer abc' })).toEqual([]);
+    const problems = customHeaderProblems(
+      { Host: 'evil', 'Content-Length': '1', 'webhook-signature': 'x', 'X-Hub-Signature-256': 'x', 'X-ATLAS-Signature': 'x', 'Bad Name': 'x', 'X-Split': 'a\r\nInjected: 1', 'X-Num': 5 },
+      ['X-ATLAS-Signature'],
+    );
+    expect(Object.fromEntries(problems.map((p) => [p.field, p.errors[0]]))).toEqual({
+      'headers.Host': 'Host is set by Hookhub and cannot be overridden',
+      'headers.Content-Length': 'Content-Length is set by Hookhub and cannot be overridden',
+      'headers.webhook-signature': 'webhook-signature is set by Hookhub and cannot be overridden',
+      'headers.X-Hub-Signature-256': 'X-Hub-Signature-256 is set by Hookhub and cannot be overridden',
+      'headers.X-ATLAS-Signature': 'X-ATLAS-Signature is set by Hookhub and cannot be overridden',
+      'headers.Bad Name': 'Bad Name is not a valid header name',
+      'headers.X-Split': 'X-Split may not contain CR, LF or NUL',
+      'headers.X-Num': 'X-Num must be a string',
+    });
+  });
+});
+
+describe('SubscriptionLimiter', () => {
+  it('holds a subscription to its in-flight limit, and frees a slot when a delivery finishes', () => {
+    const limiter = new SubscriptionLimiter(() => 0);
+    const limits = { maxInFlight: 2, maxPerSecond: null };
+    expect(limiter.tryStart('a', limits)).toEqual({ ok: true });
+    expect(limiter.tryStart('a', limits)).toEqual({ ok: true });
+    expect(limiter.tryStart('a', limits)).toEqual({ ok: false, waitMs: 0 });
+    // Another subscription is not held back.
+    expect(limiter.tryStart('b', limits)).toEqual({ ok: true });
+    limiter.finish('a');
+    expect(limiter.inFlight('a')).toBe(1);
+    expect(limiter.tryStart('a', limits)).toEqual({ ok: true });
+  });
+
+  it('starts at most N a second, and says how long until the next slot', () => {
+    let t = 10_000;
+    const limiter = new SubscriptionLimiter(() => t);
+    const limits = { maxInFlight: null, maxPerSecond: 3 };
+    for (let i = 0; i < 3; i++) {
+      expect(limiter.tryStart('a', limits)).toEqual({ ok: true });
+      limiter.finish('a');
+      t += 100;
+    }
+    expect(limiter.tryStart('a', limits)).toEqual({ ok: false, waitMs: 700 });
+    t += 700;
+    expect(limiter.tryStart('a', limits)).toEqual({ ok: true });
+  });
+});
