@@ -9,12 +9,11 @@ interface Seen {
   body: Buffer;
 }
 
-/** A real local receiver whose answer each test sets; it records what it was sent and how many connections it saw. */
+/** A real local receiver whose answer each test sets; it records what it was sent. */
 describe('HttpSender', () => {
   let server: Server;
   let port: number;
   let seen: Seen[] = [];
-  let connections = 0;
   let answer: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end('ok');
   const allowed = new HttpSender(new AddressGuard(['127.0.0.1', '::1']));
   const guarded = new HttpSender(new AddressGuard());
@@ -28,13 +27,11 @@ describe('HttpSender', () => {
         answer(req, res);
       });
     });
-    server.on('connection', () => connections++);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as { port: number }).port;
   });
   beforeEach(() => {
     seen = [];
-    connections = 0;
     answer = (_req, res) => res.end('ok');
   });
   afterAll(async () => {
@@ -92,14 +89,23 @@ describe('HttpSender', () => {
   });
 
   it('refuses a private destination before connecting, by literal and by name', async () => {
-    const literal = await send(guarded);
-    expect(literal).toMatchObject({ ok: false, status: null, errorKind: 'blocked' });
-    expect(literal.error).toContain('127.0.0.1 is a loopback address');
-    const named = await send(guarded, `http://localhost:${port}/hook`);
-    expect(named.errorKind).toBe('blocked');
-    expect(named.error).toMatch(/localhost resolves to .*loopback/);
-    expect(connections).toBe(0);
-    expect(seen).toHaveLength(0);
+    // A receiver of its own, so no connection left over from another test can be counted.
+    let reached = 0;
+    const target = createServer((_req, res) => res.end('reached'));
+    target.on('connection', () => reached++);
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const targetPort = (target.address() as { port: number }).port;
+    try {
+      const literal = await send(guarded, `http://127.0.0.1:${targetPort}/hook`);
+      expect(literal).toMatchObject({ ok: false, status: null, errorKind: 'blocked' });
+      expect(literal.error).toContain('127.0.0.1 is a loopback address');
+      const named = await send(guarded, `http://localhost:${targetPort}/hook`);
+      expect(named.errorKind).toBe('blocked');
+      expect(named.error).toMatch(/localhost resolves to .*loopback/);
+      expect(reached).toBe(0);
+    } finally {
+      await new Promise((resolve) => target.close(resolve));
+    }
   });
 
   it('reaches an allowed name at the checked address, with the name as Host', async () => {
