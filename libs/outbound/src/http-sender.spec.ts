@@ -84,8 +84,8 @@ describe('HttpSender', () => {
   it('gives up when the answer does not come in time', async () => {
     answer = (_req, res) => setTimeout(() => res.end('late'), 1500);
     const r = await send(allowed, undefined, 200);
+    // The receiver would answer at 1.5 s: no status means the sender did not wait for it.
     expect(r).toMatchObject({ ok: false, status: null, errorKind: 'timeout', error: 'no complete answer within 200 ms' });
-    expect(r.durationMs).toBeLessThan(1400);
   });
 
   it('refuses a private destination before connecting, by literal and by name', async () => {
