@@ -8,23 +8,30 @@ export interface LoadRequest {
   body: Buffer;
 }
 
-export interface LoadResult {
-  /** Requests answered with the expected status inside the measured window. */
-  ok: number;
+/** What one or more measured windows saw. */
+interface RawLoad {
+  /** Latency of every request answered with the expected status, sorted. */
+  latencies: number[];
   /** Requests answered with another status, or that failed. */
   errors: number;
   /** The first few unexpected answers, for the report. */
   samples: string[];
   seconds: number;
+  /** CPU seconds the server process and Postgres spent in the window. */
+  serverCpuSeconds: number;
+  postgresCpuSeconds: number;
+}
+
+export interface LoadResult extends RawLoad {
+  /** Requests answered with the expected status. */
+  ok: number;
   rps: number;
   p50: number;
   p99: number;
   max: number;
-  /** CPU milliseconds per answered request in the measured window: the server process, and Postgres. */
+  /** CPU milliseconds per answered request: the server process, and Postgres. */
   serverCpuMs: number;
   postgresCpuMs: number;
-  /** Every latency, sorted (for merging rounds). */
-  latencies: number[];
 }
 
 export interface LoadOptions {
@@ -99,45 +106,36 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: opts.concurrency }, client));
   clearTimeout(cpuTimer);
-  const serverCpu = (opts.cpu?.server() ?? 0) - serverCpuAtStart;
-  const postgresCpu = opts.cpu?.postgres.stop() ?? 0;
+  const serverCpuSeconds = (opts.cpu?.server() ?? 0) - serverCpuAtStart;
+  const postgresCpuSeconds = opts.cpu?.postgres.stop() ?? 0;
   agent.destroy();
-  const answered = Math.max(1, latencies.length + errors);
-  latencies.sort((a, b) => a - b);
-  const seconds = (measuredEnd - measureFrom) / 1000;
+  return summarize({ latencies: latencies.sort((a, b) => a - b), errors, samples, seconds: (measuredEnd - measureFrom) / 1000, serverCpuSeconds, postgresCpuSeconds });
+}
+
+function summarize(raw: RawLoad): LoadResult {
+  const { latencies } = raw;
+  const answered = Math.max(1, latencies.length + raw.errors);
   return {
+    ...raw,
     ok: latencies.length,
-    errors,
-    samples,
-    seconds,
-    rps: latencies.length / seconds,
+    rps: latencies.length / raw.seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: latencies.length ? latencies[latencies.length - 1] : NaN,
-    serverCpuMs: (serverCpu * 1000) / answered,
-    postgresCpuMs: (postgresCpu * 1000) / answered,
-    latencies,
+    serverCpuMs: (raw.serverCpuSeconds * 1000) / answered,
+    postgresCpuMs: (raw.postgresCpuSeconds * 1000) / answered,
   };
 }
 
 /** Several rounds of the same load as one result: total requests over total measured time, all latencies. */
 export function mergeResults(rounds: LoadResult[]): LoadResult {
-  const latencies = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
-  const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
-  const answered = (r: LoadResult) => r.ok + r.errors;
-  const total = rounds.reduce((sum, r) => sum + answered(r), 0) || 1;
-  const weighted = (pick: (r: LoadResult) => number) => rounds.reduce((sum, r) => sum + pick(r) * answered(r), 0) / total;
-  return {
-    ok: latencies.length,
-    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+  const sum = (pick: (r: LoadResult) => number) => rounds.reduce((total, r) => total + pick(r), 0);
+  return summarize({
+    latencies: rounds.flatMap((r) => r.latencies).sort((a, b) => a - b),
+    errors: sum((r) => r.errors),
     samples: rounds.flatMap((r) => r.samples).slice(0, 3),
-    seconds,
-    rps: latencies.length / seconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    max: latencies.length ? latencies[latencies.length - 1] : NaN,
-    serverCpuMs: weighted((r) => r.serverCpuMs),
-    postgresCpuMs: weighted((r) => r.postgresCpuMs),
-    latencies,
-  };
+    seconds: sum((r) => r.seconds),
+    serverCpuSeconds: sum((r) => r.serverCpuSeconds),
+    postgresCpuSeconds: sum((r) => r.postgresCpuSeconds),
+  });
 }

@@ -7,7 +7,7 @@ import { HookhubError, ErrorCode } from './errors/error-codes';
 import { mapException } from './errors/exception.filter';
 import { SecretBox } from './crypto/secret-box';
 import { constantTimeEqual, digestEqual, hmac } from './crypto/hmac';
-import { decodeCursor, encodeCursor } from './pagination/pagination';
+import { containsPattern, decodeCursor, encodeCursor } from './pagination/pagination';
 import { flattenValidationErrors } from './http/validation';
 
 describe('loadConfig', () => {
@@ -160,6 +160,11 @@ describe('exception mapping', () => {
 });
 
 describe('pagination cursors and validation details', () => {
+  it('builds ILIKE patterns in which %, _ and backslash match only themselves', () => {
+    expect(containsPattern('deploy')).toBe('%deploy%');
+    expect(containsPattern('50%_off\\x')).toBe('%50\\%\\_off\\\\x%');
+  });
+
   it('round-trips a cursor and refuses a forged one with 400', () => {
     const at = new Date('2026-11-23T12:00:00.123Z');
     const id = '3f1c2d9e-5b0a-4c4f-9f7e-2a1b3c4d5e6f';

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { type Server, createServer, get } from 'node:http';
 import { join } from 'node:path';
 import { AddressGuard, BlockedAddressError, embeddedIpv4 } from './net/address-guard';
-import { generateSecret, secretKey, signatureHeaders } from './signing/signing';
+import { standardWebhooksKey } from '@hookhub/core';
+import { generateSecret, signatureHeaders } from './signing/signing';
 
 interface Vector {
   scheme: string;
@@ -49,9 +50,9 @@ describe('outbound signing', () => {
   it('generates whsec_ secrets of 32 random bytes, and refuses to sign without one', () => {
     const a = generateSecret();
     expect(a).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
-    expect(secretKey(a)).toHaveLength(32);
+    expect(standardWebhooksKey(a)).toHaveLength(32);
     expect(generateSecret()).not.toBe(a);
-    expect(secretKey('plain')).toEqual(Buffer.from('plain'));
+    expect(standardWebhooksKey('plain')).toEqual(Buffer.from('plain'));
     expect(() => signatureHeaders({ format: 'github', id: 'x', timestamp: 0, body: Buffer.alloc(0), eventType: 'x', secrets: [] })).toThrow('at least one secret');
   });
 });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type Repository } from 'typeorm';
-import { type Page, paginate } from '@hookhub/core';
+import { type Page, createdBetween, paginate } from '@hookhub/core';
 import { AuditEntry } from '../entities/audit-entry.entity';
 import type { AuditEntryDto, AuditQueryDto } from '../dto/audit.dto';
 import type { Principal } from '../roles';
@@ -96,8 +96,6 @@ export class AuditService {
     if (query.target_type) qb.andWhere('a.target_type = :targetType', { targetType: query.target_type });
     if (query.target_id) qb.andWhere('a.target_id = :targetId', { targetId: query.target_id });
     if (query.outcome) qb.andWhere('a.outcome = :outcome', { outcome: query.outcome });
-    if (query.from) qb.andWhere('a.created_at >= :from', { from: query.from });
-    if (query.to) qb.andWhere('a.created_at < :to', { to: query.to });
-    return paginate(qb, 'a', query, toAuditEntryDto);
+    return paginate(createdBetween(qb, 'a', query), 'a', query, toAuditEntryDto);
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type Repository } from 'typeorm';
-import { Clock, HookhubError, type Page, isUuid, paginate } from '@hookhub/core';
+import { Clock, HookhubError, type Page, containsPattern, isUuid, paginate } from '@hookhub/core';
 import { User } from '../entities/user.entity';
 import type { CreateUserDto, ListUsersQueryDto, SetPasswordDto, UpdateUserDto, UserDto } from '../dto/users.dto';
 import type { ChangeOwnPasswordDto } from '../dto/auth.dto';
@@ -39,7 +39,7 @@ export class UsersService {
   async list(query: ListUsersQueryDto): Promise<Page<UserDto>> {
     const qb = this.users.createQueryBuilder('u');
     if (query.role) qb.andWhere('u.role = :role', { role: query.role });
-    if (query.q) qb.andWhere(`u.username ILIKE :q ESCAPE '\\'`, { q: `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` });
+    if (query.q) qb.andWhere('u.username ILIKE :q', { q: containsPattern(query.q) });
     return paginate(qb, 'u', query, toUserDto);
   }
 

@@ -33,6 +33,18 @@ export function digestEqual(presented: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+const WHSEC = 'whsec_';
+
+/** The key of a `whsec_<base64>` secret (Standard Webhooks); any other secret is its UTF-8 bytes. */
+export function standardWebhooksKey(secret: string): Buffer {
+  return secret.startsWith(WHSEC) ? Buffer.from(secret.slice(WHSEC.length), 'base64') : Buffer.from(secret, 'utf8');
+}
+
+/** A Standard Webhooks signature (base64, without `v1,`): HMAC-SHA256 of `<id>.<timestamp>.<body>` under the secret's key. */
+export function standardWebhooksSignature(secret: string, id: string, timestamp: string, body: Buffer): string {
+  return createHmac('sha256', standardWebhooksKey(secret)).update(`${id}.${timestamp}.`).update(body).digest('base64');
+}
+
 /** A URL-safe random token with `bytes` of entropy. */
 export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');

@@ -58,6 +58,18 @@ export function decodeCursor(cursor: string): CursorPosition {
   ]);
 }
 
+/** `%text%` for ILIKE, with `%`, `_` and `\` in the text matching themselves (Postgres's default escape is `\`). */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
+/** Narrows a list to `created_at` in `[from, to)`, the time range every list filter takes. */
+export function createdBetween<E extends ObjectLiteral>(qb: SelectQueryBuilder<E>, alias: string, range: { from?: string; to?: string }): SelectQueryBuilder<E> {
+  if (range.from) qb.andWhere(`${alias}.created_at >= :from`, { from: range.from });
+  if (range.to) qb.andWhere(`${alias}.created_at < :to`, { to: range.to });
+  return qb;
+}
+
 /**
  * Runs a keyset-paginated query, newest first, over `(created_at, id)` of `alias` (an index on
  * `(created_at DESC, id DESC)` makes it an index scan). Returns the page and the total count.

@@ -31,6 +31,24 @@ export interface ApplySummary {
 type Path = Array<string | number>;
 type Item = Record<string, unknown>;
 
+/** A checked entry of the file, with where it is. */
+interface DeclaredProgram {
+  path: Path;
+  dto: CreateProgramDto;
+}
+interface DeclaredRule {
+  path: Path;
+  dto: CreateRuleDto;
+  program: string;
+}
+interface DeclaredSource {
+  path: Path;
+  dto: CreateSourceDto;
+  /** by_id_programs, by name. */
+  byId: string[];
+  rules: DeclaredRule[];
+}
+
 const TOP_LEVEL = ['programs', 'sources'];
 /** Stands in for ids that only exist once the file is applied, so the DTOs validate. */
 const PLACEHOLDER_ID = '00000000-0000-4000-8000-000000000000';
@@ -155,9 +173,9 @@ export class ConfigFileService {
     return header + stringify(data, { lineWidth: 0 });
   }
 
-  private async check(at: Located, root: unknown, env: Record<string, string | undefined>): Promise<{ programs: Array<{ path: Path; dto: CreateProgramDto }>; sources: Array<{ path: Path; dto: CreateSourceDto; byId: string[]; rules: Array<{ path: Path; dto: CreateRuleDto; program: string }> }> }> {
-    const programs: Array<{ path: Path; dto: CreateProgramDto }> = [];
-    const sources: Array<{ path: Path; dto: CreateSourceDto; byId: string[]; rules: Array<{ path: Path; dto: CreateRuleDto; program: string }> }> = [];
+  private async check(at: Located, root: unknown, env: Record<string, string | undefined>): Promise<{ programs: DeclaredProgram[]; sources: DeclaredSource[] }> {
+    const programs: DeclaredProgram[] = [];
+    const sources: DeclaredSource[] = [];
     if (!isItem(root)) {
       at.add([], 'the file must be a mapping with `programs` and `sources`');
       return { programs, sources };
@@ -240,7 +258,7 @@ export class ConfigFileService {
       } catch (err) {
         at.addError(path, err);
       }
-      const rules: Array<{ path: Path; dto: CreateRuleDto; program: string }> = [];
+      const rules: DeclaredRule[] = [];
       const ruleNames = new Set<string>();
       if (rawRules !== undefined && !Array.isArray(rawRules)) at.add([...path, 'rules'], 'must be a list');
       for (const [k, rawRule] of (Array.isArray(rawRules) ? rawRules : []).entries()) {
@@ -278,12 +296,7 @@ export class ConfigFileService {
     }
   }
 
-  private async write(
-    at: Located,
-    file: string,
-    programs: Array<{ path: Path; dto: CreateProgramDto }>,
-    sources: Array<{ path: Path; dto: CreateSourceDto; byId: string[]; rules: Array<{ path: Path; dto: CreateRuleDto; program: string }> }>,
-  ): Promise<ApplySummary> {
+  private async write(at: Located, file: string, programs: DeclaredProgram[], sources: DeclaredSource[]): Promise<ApplySummary> {
     const summary: ApplySummary = { programs: { created: [], updated: [] }, sources: { created: [], updated: [] }, rules: { created: 0, updated: 0, deleted: 0 } };
     // A failure here (a name taken meanwhile, the database) stops the apply; fixing it and applying again
     // converges, since everything is matched by name.
@@ -295,10 +308,13 @@ export class ConfigFileService {
         throw new ConfigFileError(file, at.problems);
       }
     };
-    const idOf = async (name: string) => (await this.programs.findByName(name))!.id;
+    // Program ids by lower-case name: the ones written here, then any other the file refers to.
+    const ids = new Map<string, string>();
+    const idOf = async (name: string) => ids.get(name.toLowerCase()) ?? (await this.programs.findByName(name))!.id;
     for (const { path, dto } of programs) {
       const existing = await this.programs.findByName(dto.name);
-      await step(path, () => (existing ? this.programs.update(existing.id, dto) : this.programs.create(dto)));
+      const written = await step(path, () => (existing ? this.programs.update(existing.id, dto) : this.programs.create(dto)));
+      ids.set(dto.name.toLowerCase(), written.id);
       (existing ? summary.programs.updated : summary.programs.created).push(dto.name);
     }
     for (const { path, dto, byId, rules } of sources) {

@@ -187,6 +187,7 @@ export class ReceiptWriter {
     const outcomes: WriteOutcome[] = items.map(() => ({}));
     // Inside the batch, the first occurrence of a delivery id wins; the others are duplicates of it.
     const firstByKey = new Map<string, number>();
+    const copies: Array<[copy: number, first: number]> = [];
     const rows = items.map((item, i) => {
       if (!item.dedup) return { i, r: item.receipt, runs: item.runs, d: null };
       const key = `${item.dedup.sourceId}\u0000${item.dedup.deliveryId}`;
@@ -195,6 +196,7 @@ export class ReceiptWriter {
         firstByKey.set(key, i);
         return { i, r: item.receipt, runs: item.runs, d: { source_id: item.dedup.sourceId, delivery_id: item.dedup.deliveryId, window_seconds: item.dedup.windowSeconds } };
       }
+      copies.push([i, first]);
       const original = items[first].receipt;
       outcomes[i].duplicateOf = { receipt_id: original.id, task_ids: original.task_ids, matched: original.matched_rules.length > 0, status_code: original.status_code };
       return { i, r: { ...item.receipt, verdict: 'duplicate', status_code: 200, reason: null, matched_rules: [], task_ids: [], duplicate_of: original.id }, runs: [], d: null };
@@ -208,11 +210,8 @@ export class ReceiptWriter {
       else raced.push(o.i);
     }
     if (raced.length) await this.resolveRaced(items, raced, outcomes);
-    // A duplicate inside the batch answers with what its first occurrence got.
-    items.forEach((item, i) => {
-      const first = item.dedup ? firstByKey.get(`${item.dedup.sourceId}\u0000${item.dedup.deliveryId}`) : undefined;
-      if (first !== undefined && first !== i && outcomes[first].duplicateOf) outcomes[i].duplicateOf = outcomes[first].duplicateOf;
-    });
+    // A copy inside the batch whose first occurrence was itself a duplicate answers with that original.
+    for (const [copy, first] of copies) if (outcomes[first].duplicateOf) outcomes[copy].duplicateOf = outcomes[first].duplicateOf;
     return outcomes;
   }
 

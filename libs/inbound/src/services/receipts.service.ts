@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type Repository } from 'typeorm';
-import { HookhubError, type Page, isUuid, paginate } from '@hookhub/core';
+import { HookhubError, type Page, createdBetween, isUuid, paginate } from '@hookhub/core';
 import { type PreparedRun, TasksService } from '@hookhub/tasks';
 import type { HookResponseDto } from '../dto/hooks.dto';
 import type { ListReceiptsQueryDto, ReceiptDetailDto, ReceiptDto } from '../dto/receipts.dto';
@@ -53,9 +53,7 @@ export class ReceiptsService {
     if (query.source_id) qb.andWhere('r.source_id = :sourceId', { sourceId: query.source_id });
     if (query.verdict) qb.andWhere('r.verdict = :verdict', { verdict: query.verdict });
     if (query.event) qb.andWhere('r.event = :event', { event: query.event });
-    if (query.from) qb.andWhere('r.created_at >= :from', { from: query.from });
-    if (query.to) qb.andWhere('r.created_at < :to', { to: query.to });
-    return paginate(qb, 'r', query, toReceiptDto);
+    return paginate(createdBetween(qb, 'r', query), 'r', query, toReceiptDto);
   }
 
   async get(id: string): Promise<ReceiptDetailDto> {

@@ -132,9 +132,7 @@ export class ReceiverService {
    * before its answer is sent, with the status and the error body's code and message.
    */
   async recordAnswer(ctx: HookContext, status: number, reason: string): Promise<void> {
-    if (ctx.recorded) return;
-    ctx.recorded = true;
-    await this.writer.write({ receipt: this.receipt(ctx, { verdict: 'rejected', status, event: null, deliveryId: null, reason }), runs: [] });
+    if (!ctx.recorded) await this.recordRejected(ctx, status, reason);
   }
 
   tooLarge(ctx: HookContext): HookhubError {
@@ -260,10 +258,13 @@ export class ReceiverService {
 
   /** Records a refused request and throws the error that answers it. */
   async reject(ctx: HookContext, error: HookhubError, raw?: Buffer, event: string | null = null, deliveryId: string | null = null): Promise<never> {
-    const status = ERROR_STATUS[error.code];
-    ctx.recorded = true;
-    await this.writer.write({ receipt: this.receipt(ctx, { verdict: 'rejected', status, raw, event, deliveryId, reason: `${error.code}: ${error.message}` }), runs: [] });
+    await this.recordRejected(ctx, ERROR_STATUS[error.code], `${error.code}: ${error.message}`, raw, event, deliveryId);
     throw error;
+  }
+
+  private async recordRejected(ctx: HookContext, status: number, reason: string, raw?: Buffer, event: string | null = null, deliveryId: string | null = null): Promise<void> {
+    ctx.recorded = true;
+    await this.writer.write({ receipt: this.receipt(ctx, { verdict: 'rejected', status, raw, event, deliveryId, reason }), runs: [] });
   }
 
   private receipt(

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type Repository } from 'typeorm';
-import { ErrorCode, HookhubError, type Page, SecretBox, cidrProblem, isUuid, paginate, parsePath } from '@hookhub/core';
+import { ErrorCode, HookhubError, type Page, SecretBox, cidrProblem, containsPattern, isUuid, paginate, parsePath, standardWebhooksKey } from '@hookhub/core';
 import { QueueNotifier } from '@hookhub/store';
 import type { CreateSourceDto, ListSourcesQueryDto, SourceDto, UpdateSourceDto } from '../dto/sources.dto';
 import { Source } from '../entities/source.entity';
@@ -113,7 +113,7 @@ export class SourcesService implements OnModuleDestroy {
 
   async list(query: ListSourcesQueryDto): Promise<Page<SourceDto>> {
     const qb = this.sources.createQueryBuilder('s');
-    if (query.q) qb.andWhere('(s.slug ILIKE :q OR s.name ILIKE :q)', { q: `%${query.q.replace(/[%_\\]/g, '\\$&')}%` });
+    if (query.q) qb.andWhere('(s.slug ILIKE :q OR s.name ILIKE :q)', { q: containsPattern(query.q) });
     return paginate(qb, 's', query, toSourceDto);
   }
 
@@ -149,7 +149,7 @@ export class SourcesService implements OnModuleDestroy {
     if (dto.scheme === 'basic') (dto.secrets ?? []).forEach((s, i) => !s.includes(':') && add(`secrets.${i}`, 'basic secrets are user:password'));
     if (dto.scheme === 'standard-webhooks') {
       (dto.secrets ?? []).forEach((s, i) => {
-        if (s.startsWith('whsec_') && Buffer.from(s.slice(6), 'base64').length < 16) add(`secrets.${i}`, 'a whsec_ secret must hold at least 16 bytes of base64');
+        if (s.startsWith('whsec_') && standardWebhooksKey(s).length < 16) add(`secrets.${i}`, 'a whsec_ secret must hold at least 16 bytes of base64');
       });
     }
     (dto.ip_allow ?? []).forEach((entry, i) => {

@@ -11,7 +11,6 @@ import { tokenVerifier } from './token.verifier';
 import type { VerificationScheme, Verifier } from './verifier';
 
 export * from './verifier';
-export { standardWebhooksKey } from './standard-webhooks.verifier';
 
 export const VERIFIERS: Readonly<Record<VerificationScheme, Verifier>> = {
   github: githubVerifier,

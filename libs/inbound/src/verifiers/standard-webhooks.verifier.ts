@@ -1,10 +1,5 @@
-import { digestEqual, hmac } from '@hookhub/core';
+import { digestEqual, standardWebhooksSignature } from '@hookhub/core';
 import { type Verifier, checkTimestamp, invalid, missing, ok } from './verifier';
-
-/** The key of a `whsec_<base64>` secret; other secrets are used as their UTF-8 bytes. */
-export function standardWebhooksKey(secret: string): Buffer {
-  return secret.startsWith('whsec_') ? Buffer.from(secret.slice(6), 'base64') : Buffer.from(secret, 'utf8');
-}
 
 /**
  * Standard Webhooks: `webhook-signature: v1,<base64>[ v1,<base64>...]`, HMAC-SHA256 of
@@ -21,8 +16,7 @@ export const standardWebhooksVerifier: Verifier = {
     const raw = input.headers['webhook-timestamp'];
     const ts = checkTimestamp(raw, input, 'webhook-timestamp');
     if (typeof ts !== 'number') return ts;
-    const signed = Buffer.concat([Buffer.from(`${id}.${raw}.`), input.rawBody]);
-    const expected = input.secrets.map((s) => hmac('sha256', standardWebhooksKey(s), signed, 'base64'));
+    const expected = input.secrets.map((s) => standardWebhooksSignature(s, id, raw!, input.rawBody));
     const presented = signature
       .split(' ')
       .filter((p) => p.startsWith('v1,'))

@@ -1,6 +1,7 @@
-/** Event type names: dot-separated segments of letters, digits, `_` and `-` (`resource.instance.updated`). */
-export const EVENT_TYPE_PATTERN = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/i;
-/** A subscription filter: an event type, `prefix.*` (that prefix and anything below it), or `*`. */
+/**
+ * A subscription filter: an event type (dot-separated segments of letters, digits, `_` and `-`), `prefix.*`
+ * (that prefix and anything below it), or `*`.
+ */
 export const EVENT_FILTER_PATTERN = /^(\*|[a-z0-9_-]+(\.[a-z0-9_-]+)*(\.\*)?)$/i;
 
 /** Why `filter` is not a valid event filter, or null. */

@@ -1,19 +1,13 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hmac, standardWebhooksSignature } from '@hookhub/core';
 
 /** How a delivery is signed. */
 export type SignatureFormat = 'standard-webhooks' | 'github' | 'hmac-hex';
 export const SIGNATURE_FORMATS: readonly SignatureFormat[] = ['standard-webhooks', 'github', 'hmac-hex'];
 
-const SECRET_PREFIX = 'whsec_';
-
 /** A new subscription secret: `whsec_` and the base64 of 32 random bytes. */
 export function generateSecret(): string {
-  return SECRET_PREFIX + randomBytes(32).toString('base64');
-}
-
-/** The HMAC key of a secret: a `whsec_` secret is base64 (Standard Webhooks); anything else is its UTF-8 bytes. */
-export function secretKey(secret: string): Buffer {
-  return secret.startsWith(SECRET_PREFIX) ? Buffer.from(secret.slice(SECRET_PREFIX.length), 'base64') : Buffer.from(secret, 'utf8');
+  return 'whsec_' + randomBytes(32).toString('base64');
 }
 
 export interface SignOptions {
@@ -42,18 +36,13 @@ export interface SignInput {
   options?: SignOptions;
 }
 
-function hmac(algorithm: 'sha256', key: Buffer, parts: ReadonlyArray<Buffer | string>, encoding: 'hex' | 'base64'): string {
-  const h = createHmac(algorithm, key);
-  for (const part of parts) h.update(part);
-  return h.digest(encoding);
-}
-
 /**
  * The headers that sign one delivery. The signature covers exactly `body`, the bytes sent.
  *
  * - `standard-webhooks`: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>` over
  *   `id.timestamp.body`, one signature per secret, space separated.
- * - `github`: `X-Hub-Signature-256: sha256=<hex>` over the body, with `<prefix>-Event` and `<prefix>-Delivery`.
+ * - `github`: `X-Hub-Signature-256: sha256=<hex>` over the body (the secret's UTF-8 bytes are the key, as on
+ *   GitHub), with `<prefix>-Event` and `<prefix>-Delivery`.
  * - `hmac-hex`: `<header>: <hex>` over the body, and `<eventHeader>` when set.
  */
 export function signatureHeaders(input: SignInput): Record<string, string> {
@@ -62,19 +51,19 @@ export function signatureHeaders(input: SignInput): Record<string, string> {
   switch (input.format) {
     case 'standard-webhooks': {
       const timestamp = String(input.timestamp);
-      const signatures = input.secrets.map((s) => 'v1,' + hmac('sha256', secretKey(s), [input.id, '.', timestamp, '.', input.body], 'base64'));
+      const signatures = input.secrets.map((s) => 'v1,' + standardWebhooksSignature(s, input.id, timestamp, input.body));
       return { 'webhook-id': input.id, 'webhook-timestamp': timestamp, 'webhook-signature': signatures.join(' ') };
     }
     case 'github': {
       const prefix = options.headerPrefix ?? 'X-GitHub';
       return {
-        'X-Hub-Signature-256': 'sha256=' + hmac('sha256', Buffer.from(input.secrets[0], 'utf8'), [input.body], 'hex'),
+        'X-Hub-Signature-256': 'sha256=' + hmac('sha256', input.secrets[0], input.body, 'hex'),
         [`${prefix}-Event`]: input.eventType,
         [`${prefix}-Delivery`]: input.id,
       };
     }
     case 'hmac-hex': {
-      const headers: Record<string, string> = { [options.header ?? 'X-Signature']: hmac('sha256', Buffer.from(input.secrets[0], 'utf8'), [input.body], 'hex') };
+      const headers: Record<string, string> = { [options.header ?? 'X-Signature']: hmac('sha256', input.secrets[0], input.body, 'hex') };
       if (options.eventHeader) headers[options.eventHeader] = input.eventType;
       return headers;
     }

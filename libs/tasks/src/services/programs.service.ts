@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, sep } from 'node:path';
 import { DataSource, type Repository } from 'typeorm';
-import { APP_CONFIG, type AppConfig, ErrorCode, HookhubError, type Page, type TemplateInput, TemplateError, compileTemplate, isUuid, paginate } from '@hookhub/core';
+import { APP_CONFIG, type AppConfig, ErrorCode, HookhubError, type Page, type TemplateInput, TemplateError, compileTemplate, containsPattern, isUuid, paginate } from '@hookhub/core';
 import type { CreateProgramDto, ListProgramsQueryDto, ProgramDto, UpdateProgramDto } from '../dto/programs.dto';
 import { Program } from '../entities/program.entity';
 
@@ -74,7 +74,7 @@ export class ProgramsService {
 
   async list(query: ListProgramsQueryDto): Promise<Page<ProgramDto>> {
     const qb = this.programs.createQueryBuilder('p');
-    if (query.q) qb.andWhere('p.name ILIKE :q', { q: `%${query.q.replace(/[%_\\]/g, '\\$&')}%` });
+    if (query.q) qb.andWhere('p.name ILIKE :q', { q: containsPattern(query.q) });
     return paginate(qb, 'p', query, toProgramDto);
   }
 

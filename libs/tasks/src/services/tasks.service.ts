@@ -2,7 +2,7 @@ import { Injectable, type MessageEvent } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Observable } from 'rxjs';
 import { DataSource, type EntityManager, type Repository } from 'typeorm';
-import { type CompiledTemplate, HookhubError, type Page, compileTemplate, isUuid, paginate, renderArgs, renderEnv } from '@hookhub/core';
+import { type CompiledTemplate, HookhubError, type Page, compileTemplate, createdBetween, isUuid, paginate, renderArgs, renderEnv } from '@hookhub/core';
 import { QueueNotifier } from '@hookhub/store';
 import type { ListTasksQueryDto, TaskRunDetailDto, TaskRunDto } from '../dto/tasks.dto';
 import type { Program } from '../entities/program.entity';
@@ -198,9 +198,7 @@ export class TasksService {
     if (query.program_id) qb.andWhere('t.program_id = :programId', { programId: query.program_id });
     if (query.source_id) qb.andWhere('t.source_id = :sourceId', { sourceId: query.source_id });
     if (query.receipt_id) qb.andWhere('t.receipt_id = :receiptId', { receiptId: query.receipt_id });
-    if (query.from) qb.andWhere('t.created_at >= :from', { from: query.from });
-    if (query.to) qb.andWhere('t.created_at < :to', { to: query.to });
-    return paginate(qb, 't', query, toTaskRunDto);
+    return paginate(createdBetween(qb, 't', query), 't', query, toTaskRunDto);
   }
 
   /** Cancels a queued run at once; a running one is stopped (SIGTERM, then SIGKILL) by its worker. */
