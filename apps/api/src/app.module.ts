@@ -6,6 +6,7 @@ import { type AppConfig, CoreModule } from '@hookhub/core';
 import { MIGRATIONS } from '@hookhub/migrations';
 import { StoreModule } from '@hookhub/store';
 import { INBOUND_ENTITIES, InboundModule } from '@hookhub/inbound';
+import { OUTBOUND_ENTITIES, OutboundModule } from '@hookhub/outbound';
 import { TASK_ENTITIES, TasksModule } from '@hookhub/tasks';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ConfigFileLoader } from './config/config-file.loader';
@@ -17,12 +18,15 @@ import { StoreHealth } from './health/store.health';
 import { AuditInterceptor } from './http/audit.interceptor';
 import { MetricsController } from './metrics/metrics.controller';
 import { UsersController } from './users/users.controller';
+import { EventTypesController } from './events/event-types.controller';
+import { EventsController } from './events/events.controller';
+import { WebhooksController } from './webhooks/webhooks.controller';
 import { ProgramsController } from './programs/programs.controller';
 import { ReceiptsController } from './receipts/receipts.controller';
 import { SourcesController } from './sources/sources.controller';
 import { TasksController } from './tasks/tasks.controller';
 
-/** The HTTP app: admin API, health, metrics (and, in later modules, the receiver and the workers). */
+/** The HTTP app: admin API, receiver, health, metrics and (unless HOOKHUB_RUN_WORKERS=false) the workers. */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
@@ -30,8 +34,9 @@ export class AppModule {
       module: AppModule,
       imports: [
         CoreModule.forRoot(config),
-        StoreModule.forRoot({ entities: [...AUTH_ENTITIES, ...TASK_ENTITIES, ...INBOUND_ENTITIES], migrations: MIGRATIONS }),
+        StoreModule.forRoot({ entities: [...AUTH_ENTITIES, ...OUTBOUND_ENTITIES, ...TASK_ENTITIES, ...INBOUND_ENTITIES], migrations: MIGRATIONS }),
         AuthModule,
+        OutboundModule,
         TasksModule,
         InboundModule,
         TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' }),
@@ -45,6 +50,9 @@ export class AppModule {
         ProgramsController,
         TasksController,
         ReceiptsController,
+        EventTypesController,
+        EventsController,
+        WebhooksController,
         ConfigController,
         HealthController,
         MetricsController,

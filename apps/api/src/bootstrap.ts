@@ -26,6 +26,8 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     genReqId: generateRequestId,
     logger: false,
     return503OnClosing: true,
+    // `/api/webhooks/` (as scenario 4's clients write it) is `/api/webhooks`.
+    routerOptions: { ignoreTrailingSlash: true },
     frameworkErrors: handleFrameworkError,
   });
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { OutboundModule } from '@hookhub/outbound';
 import { ProcessRunner } from './runner/process-runner';
 import { ProgramsService } from './services/programs.service';
 import { TaskWorker } from './services/task-worker';
@@ -10,6 +11,7 @@ export const TASK_ENTITIES = [Program, TaskRun];
 
 /** Programs (the allow-list), task runs on the task queue, the process runner and the task worker. */
 @Module({
+  imports: [OutboundModule],
   providers: [ProcessRunner, ProgramsService, TasksService, TaskWorker],
   exports: [ProcessRunner, ProgramsService, TasksService, TaskWorker],
 })

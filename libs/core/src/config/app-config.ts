@@ -78,6 +78,21 @@ export interface AppConfig {
   readonly outbound: {
     /** Addresses or CIDRs outbound requests may reach although they are private, loopback or reserved. */
     readonly allow: string[];
+    /** Deliveries in flight at once in one process. */
+    readonly concurrency: number;
+    /** Deliveries in flight at once to one subscription when it sets no max_in_flight of its own. */
+    readonly subscriptionInFlight: number;
+    readonly leaseMs: number;
+    /** Largest event payload (the JSON of `data`) accepted by POST /api/events. */
+    readonly maxPayloadBytes: number;
+    /** Seconds between attempts when a subscription sets no schedule of its own. */
+    readonly retrySchedule: number[];
+    /** A subscription whose every attempt failed for this long is disabled. */
+    readonly disableAfterSeconds: number;
+    /** How long the previous secret keeps signing after a rotation, unless the rotation says otherwise. */
+    readonly rotationGraceSeconds: number;
+    /** Delivery attempts and events older than this are deleted. */
+    readonly retentionDays: number;
   };
   readonly inbound: {
     /** Largest body cap a source may set; also the receiver's hard limit. */
@@ -150,6 +165,18 @@ function cidrList(reader: Reader, name: string): string[] {
   const bad = entries.map(cidrProblem).filter((p): p is string => p !== null);
   if (bad.length) reader.problems.push(`${name} must list addresses or CIDRs: ${bad.join('; ')}`);
   return entries;
+}
+
+function scheduleOf(reader: Reader, name: string, fallback: number[]): number[] {
+  const raw = reader.raw(name);
+  if (raw === undefined) return fallback;
+  const entries = raw.split(',').map((e) => e.trim());
+  const values = entries.map(Number);
+  if (!entries.length || entries.length > 20 || values.some((v, i) => !/^\d+(\.\d+)?$/.test(entries[i]) || v > 7 * 86400)) {
+    reader.problems.push(`${name} must list 1 to 20 waits in seconds (each at most 604800), comma-separated, got "${raw}"`);
+    return fallback;
+  }
+  return values;
 }
 
 function configFileOf(reader: Reader): string | undefined {
@@ -300,6 +327,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     outbound: {
       allow: cidrList(r, 'HOOKHUB_OUTBOUND_ALLOW'),
+      concurrency: r.int('HOOKHUB_DELIVERY_CONCURRENCY', 64, 1, 10_000),
+      subscriptionInFlight: r.int('HOOKHUB_DELIVERY_SUBSCRIPTION_IN_FLIGHT', 10, 1, 10_000),
+      leaseMs: r.int('HOOKHUB_DELIVERY_LEASE_MS', 60_000, 1000, 3_600_000),
+      maxPayloadBytes: r.int('HOOKHUB_EVENT_MAX_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
+      retrySchedule: scheduleOf(r, 'HOOKHUB_RETRY_SCHEDULE', [5, 300, 1800, 7200, 18000, 36000, 36000]),
+      disableAfterSeconds: r.int('HOOKHUB_WEBHOOK_DISABLE_AFTER_SECONDS', 5 * 86400, 1, 365 * 86400),
+      rotationGraceSeconds: r.int('HOOKHUB_SECRET_ROTATION_GRACE_SECONDS', 86400, 0, 30 * 86400),
+      retentionDays: r.int('HOOKHUB_RETENTION_DAYS', 30, 1, 3650),
     },
     inbound: {
       maxBodyLimit: r.int('HOOKHUB_INBOUND_MAX_BODY', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

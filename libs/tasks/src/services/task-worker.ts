@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@hookhub/core';
+import { EventsService, HUB_PUBLISHER } from '@hookhub/outbound';
 import { type ClaimedRow, QueueWorker, STORE_OPTIONS, type StoreRuntimeOptions, affectedRows, rowsOf } from '@hookhub/store';
 import type { Program } from '../entities/program.entity';
 import type { TaskStatus } from '../entities/task-run.entity';
@@ -8,6 +9,9 @@ import { ProcessRunner, type RunResult, type RunningProcess } from '../runner/pr
 import { ProgramsService } from './programs.service';
 import { TASKS_CANCEL } from './task-queue';
 import { TasksService, retryRun } from './tasks.service';
+
+/** The event each final status publishes; canceled runs publish none. */
+const TASK_EVENT_TYPES: Partial<Record<TaskStatus, string>> = { succeeded: 'task.succeeded', failed: 'task.failed', timed_out: 'task.timed_out' };
 
 /** How often a running task's lease is renewed, its output flushed and its cancel flag read. */
 const HEARTBEAT_MS = 1000;
@@ -50,6 +54,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly tasks: TasksService,
     private readonly programs: ProgramsService,
     private readonly runner: ProcessRunner,
+    private readonly events: EventsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(STORE_OPTIONS) private readonly storeOptions: StoreRuntimeOptions,
   ) {}
@@ -211,6 +216,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const r = outcome.result;
     const retry = !outcome.noRetry && (status === 'failed' || status === 'timed_out') && row.attempt < row.max_attempts;
     let retryId: string | null = null;
+    let published = 0;
     await this.dataSource.transaction(async (m) => {
       const updated = affectedRows(await m.query(
         `UPDATE task_runs SET status = $3, exit_code = $4, signal = $5, duration_ms = $6, stdout = coalesce($7, stdout),
@@ -220,16 +226,45 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         [row.id, workerId, status, r?.exitCode ?? null, r?.signal ?? null, r?.durationMs ?? null, r?.stdout ?? null, r?.stderr ?? null,
           r?.stdoutBytes ?? null, r?.stderrBytes ?? null, outcome.error],
       ));
-      if (!updated || !retry || !row.program_id) return;
-      const next = retryRun(row, { program_id: row.program_id, program_name: row.program_name }, 'retry policy');
-      next.attempt = row.attempt + 1;
-      next.max_attempts = row.max_attempts;
-      next.delay_seconds = (outcome.backoffSeconds ?? 30) * 2 ** (row.attempt - 1);
-      retryId = next.id;
-      await this.tasks.insert(m, [next]);
+      if (!updated) return;
+      if (retry && row.program_id) {
+        const next = retryRun(row, { program_id: row.program_id, program_name: row.program_name }, 'retry policy');
+        next.attempt = row.attempt + 1;
+        next.max_attempts = row.max_attempts;
+        next.delay_seconds = (outcome.backoffSeconds ?? 30) * 2 ** (row.attempt - 1);
+        retryId = next.id;
+        await this.tasks.insert(m, [next]);
+      }
+      const type = TASK_EVENT_TYPES[status];
+      if (type) {
+        // Committed with the outcome, so a subscriber never misses a run that finished.
+        const event = await this.events.publishWithin(m, {
+          type,
+          data: {
+            task_id: row.id,
+            program_id: row.program_id,
+            program_name: row.program_name,
+            status,
+            exit_code: r?.exitCode ?? null,
+            signal: r?.signal ?? null,
+            duration_ms: r?.durationMs ?? null,
+            error: outcome.error,
+            attempt: row.attempt,
+            max_attempts: row.max_attempts,
+            retry_id: retryId,
+            trigger: row.trigger,
+            source_id: row.source_id,
+            receipt_id: row.receipt_id,
+            stderr_tail: r ? r.stderr.slice(-1024) : null,
+          },
+          publishedBy: HUB_PUBLISHER,
+        });
+        published = event.deliveries;
+      }
     });
     await this.tasks.queue.notifyDone();
     if (retryId) await this.tasks.wake();
+    if (published) await this.events.wake();
     this.logger.log({ msg: 'task finished', taskId: row.id, program: row.program_name, status, error: outcome.error, retryId });
   }
 }

@@ -1,0 +1,190 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '@hookhub/core';
+import { StoreRuntime, queryPrepared, rowsOf } from '@hookhub/store';
+import { formatBody } from '../delivery/body-format';
+import { type RetryDecision, retryDecision } from '../delivery/retry-policy';
+import { HttpSender, type SendResult } from '../net/http-sender';
+import { signatureHeaders } from '../signing/signing';
+import type { ClaimedDelivery } from './delivery-queue';
+import { EventsService, HUB_PUBLISHER } from './events.service';
+import { type ActiveSubscription, SubscriptionsService } from './subscriptions.service';
+
+export const USER_AGENT = 'Hookhub-Webhooks/1.0';
+const SENSITIVE_HEADER = /auth|token|secret|key|cookie|signature|password/i;
+
+export interface DeliverOptions {
+  /** Counts toward the webhook's health (failing_since, auto-disable). False for tests. */
+  health: boolean;
+  /** Retry on failure by the schedule. False for tests. */
+  retry: boolean;
+}
+
+export interface DeliveryOutcome {
+  attemptId: string | null;
+  status: 'succeeded' | 'failed' | 'queued';
+}
+
+/**
+ * Records one attempt: the delivery's new state (under the lease), the attempt row, and the webhook's health,
+ * in one statement. The webhook row is only written on failures and, on success, when its health changes or
+ * its `last_success_at` is more than a second old, so a busy webhook's row is not a point of contention.
+ */
+const RECORD_SQL = `
+  WITH d AS (
+    UPDATE deliveries SET status = $3, run_at = coalesce($4, run_at), last_error = $5, last_status = $6,
+      locked_by = NULL, locked_until = NULL, updated_at = now(),
+      finished_at = CASE WHEN $3 IN ('succeeded', 'failed') THEN now() END
+    WHERE id = $1 AND locked_by = $2 AND status = 'running'
+    RETURNING id
+  ), a AS (
+    INSERT INTO delivery_attempts (id, delivery_id, event_id, subscription_id, event_type, attempt, trigger, url, request_headers,
+      status_code, success, response_headers, response_body, response_truncated, duration_ms, error, error_kind, next_attempt_at)
+    VALUES ($7, $1, $8, $9, $10, $11, $12, $13, $14, $6, $15, $16, $17, $18, $19, $5, $20, $4)
+  ), s AS (
+    UPDATE subscriptions SET
+      last_success_at = CASE WHEN $15 THEN now() ELSE last_success_at END,
+      failing_since = CASE WHEN $15 THEN NULL WHEN $21 THEN coalesce(failing_since, now()) ELSE failing_since END,
+      last_error = CASE WHEN $15 THEN last_error ELSE $5 END,
+      last_error_at = CASE WHEN $15 THEN last_error_at ELSE now() END
+    WHERE id = $9 AND (NOT $15 OR failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < now() - interval '1 second')
+    RETURNING failing_since
+  )
+  SELECT (SELECT count(*)::int FROM d) AS updated, (SELECT failing_since FROM s) AS failing_since`;
+
+function errorText(result: SendResult): string | null {
+  if (result.ok) return null;
+  if (result.status !== null) {
+    const excerpt = result.body.trim().slice(0, 200);
+    return `HTTP ${result.status}${excerpt ? `: ${excerpt}` : ''}`;
+  }
+  return result.error ?? 'no answer';
+}
+
+/** Sends one claimed delivery, signed, and records the attempt and what comes next. */
+@Injectable()
+export class Deliverer {
+  private readonly logger = new Logger('Deliverer');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly runtime: StoreRuntime,
+    private readonly sender: HttpSender,
+    private readonly subscriptions: SubscriptionsService,
+    private readonly events: EventsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** The request for one attempt: the body in the webhook's format, signed with every live secret. */
+  request(active: ActiveSubscription, row: ClaimedDelivery, attempt: number): { body: Buffer; headers: Record<string, string>; logged: Record<string, string> } {
+    const sub = active.subscription;
+    const body = formatBody(row.body, sub.bodyFormat);
+    const signing = signatureHeaders({
+      format: sub.signatureFormat,
+      id: row.event_id,
+      timestamp: Math.floor(Date.now() / 1000),
+      body,
+      eventType: row.event_type,
+      secrets: active.secrets,
+      options: sub.signatureOptions,
+    });
+    const base = {
+      'content-type': 'application/json',
+      'user-agent': USER_AGENT,
+      'x-hookhub-event': row.event_type,
+      'x-hookhub-delivery': row.id,
+      'x-hookhub-attempt': String(attempt),
+    };
+    const headers = { ...sub.headers, ...base, ...signing };
+    const logged: Record<string, string> = { ...base };
+    for (const [name, value] of Object.entries(sub.headers)) logged[name] = SENSITIVE_HEADER.test(name) ? '[redacted]' : value;
+    for (const [name, value] of Object.entries(signing)) logged[name] = SENSITIVE_HEADER.test(name) ? '[redacted]' : value;
+    return { body, headers, logged };
+  }
+
+  async deliver(row: ClaimedDelivery, workerId: string, options: DeliverOptions): Promise<DeliveryOutcome> {
+    const active = await this.subscriptions.active(row.subscription_id, row.subscription_updated_at);
+    if (!active) return { attemptId: null, status: 'failed' };
+    const sub = active.subscription;
+    if (!sub.enabled && options.health) {
+      await this.giveUp(row, workerId, `the webhook is disabled${sub.disabledReason ? `: ${sub.disabledReason}` : ''}`);
+      return { attemptId: null, status: 'failed' };
+    }
+    const attempt = row.attempts - row.retry_base;
+    let result: SendResult;
+    let logged: Record<string, string> = {};
+    if (!active.secrets.length) {
+      result = { ok: false, status: null, headers: {}, body: '', bodyTruncated: false, durationMs: 0, error: 'the webhook has no live signing secret; rotate it', errorKind: 'protocol', retryAfterSeconds: null };
+    } else {
+      const req = this.request(active, row, row.attempts);
+      logged = req.logged;
+      result = await this.sender.send({ url: sub.url, headers: req.headers, body: req.body, timeoutMs: sub.timeoutMs });
+    }
+    const decision: RetryDecision | null = result.ok
+      ? null
+      : options.retry
+        ? retryDecision(result, attempt, sub.retrySchedule ?? this.config.outbound.retrySchedule)
+        : { action: 'give_up', why: 'a test is sent once' };
+    const nextAt = decision?.action === 'retry' ? new Date(Date.now() + decision.delaySeconds * 1000) : null;
+    const status = result.ok ? 'succeeded' : nextAt ? 'queued' : 'failed';
+    const error = errorText(result);
+    const attemptId = randomUUID();
+    const [recorded] = await queryPrepared<{ updated: number; failing_since: Date | null }>(this.dataSource, this.runtime.isEmbedded, 'hookhub_delivery_record', RECORD_SQL, [
+      row.id, workerId, status, nextAt, error, result.status, attemptId, row.event_id, row.subscription_id, row.event_type, row.attempts,
+      row.trigger, sub.url, JSON.stringify(logged), result.ok, JSON.stringify(result.headers), result.body, result.bodyTruncated,
+      Math.round(result.durationMs), result.errorKind ?? (result.ok ? null : 'http'), options.health,
+    ]);
+    if (!options.health || result.ok) return { attemptId, status };
+    if (decision?.action === 'disable') {
+      await this.disable(sub.id, `the endpoint answered 410 Gone at ${new Date().toISOString()}`);
+    } else if (recorded?.failing_since) {
+      const since = new Date(recorded.failing_since);
+      if (Date.now() - since.getTime() >= this.config.outbound.disableAfterSeconds * 1000) {
+        await this.disable(sub.id, `every attempt failed since ${since.toISOString()} (${this.config.outbound.disableAfterSeconds} s or more); last error: ${error}`);
+      }
+    }
+    return { attemptId, status };
+  }
+
+  /** Fails a claimed delivery without sending it. */
+  async giveUp(row: ClaimedDelivery, workerId: string, reason: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE deliveries SET status = 'failed', last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = now(), finished_at = now()
+       WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+      [row.id, workerId, reason],
+    );
+  }
+
+  /**
+   * Disables a webhook Hookhub gave up on, fails its queued deliveries (bulk recover queues them again), and
+   * publishes `webhook.disabled`, all in one transaction; once, however many workers see the failure.
+   */
+  async disable(id: string, reason: string): Promise<boolean> {
+    let published = 0;
+    let disabled = false;
+    await this.dataSource.transaction(async (m) => {
+      const list = rowsOf<{ id: string; name: string; url: string; disabled_at: Date }>(await m.query(
+        `UPDATE subscriptions SET enabled = false, disabled_reason = $2, disabled_at = now(), updated_at = now()
+         WHERE id = $1 AND enabled RETURNING id, name, url, disabled_at`,
+        [id, reason],
+      ));
+      if (!list.length) return;
+      disabled = true;
+      await m.query(
+        `UPDATE deliveries SET status = 'failed', last_error = $2, updated_at = now(), finished_at = now()
+         WHERE subscription_id = $1 AND status = 'queued'`,
+        [id, `the webhook was disabled: ${reason}`],
+      );
+      const event = await this.events.publishWithin(m, {
+        type: 'webhook.disabled',
+        data: { webhook_id: id, name: list[0].name, url: list[0].url, reason, disabled_at: new Date(list[0].disabled_at).toISOString() },
+        publishedBy: HUB_PUBLISHER,
+      });
+      published = event.deliveries;
+    });
+    if (published) await this.events.wake();
+    if (disabled) this.logger.warn({ msg: 'webhook disabled', webhookId: id, reason });
+    return disabled;
+  }
+}

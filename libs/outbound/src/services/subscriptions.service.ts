@@ -1,0 +1,280 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource, type Repository } from 'typeorm';
+import { APP_CONFIG, type AppConfig, HookhubError, type Page, SecretBox, conditionProblem, containsPattern, isUuid, paginate } from '@hookhub/core';
+import type { CreateWebhookDto, ListWebhooksQueryDto, PatchWebhookDto, RotateSecretDto, SecretRotatedDto, WebhookCreatedDto, WebhookDto } from '../dto/webhooks.dto';
+import { eventFilterProblem } from '../delivery/event-filter';
+import { customHeaderProblems } from '../delivery/custom-headers';
+import { type SealedSecret, Subscription } from '../entities/subscription.entity';
+import { AddressGuard, BlockedAddressError } from '../net/address-guard';
+import { type SignOptions, generateSecret, signatureHeaders } from '../signing/signing';
+
+type Problem = { field: string; errors: string[] };
+
+/** The event types a filter list accepts, for `event_filters && candidates` at fan-out: the type, its prefixes with `.*`, and `*`. */
+export function filterCandidates(eventType: string): string[] {
+  const type = eventType.toLowerCase();
+  const parts = type.split('.');
+  const candidates = ['*', type];
+  for (let i = 1; i < parts.length; i++) candidates.push(parts.slice(0, i).join('.') + '.*');
+  return candidates;
+}
+
+function secretContext(id: string): string {
+  return `subscription:${id}`;
+}
+
+/** A subscription with its plaintext signing secrets (newest first), as the deliverer needs it. */
+export interface ActiveSubscription {
+  subscription: Subscription;
+  secrets: string[];
+  /** When the soonest secret expires (the cache must be refreshed then). */
+  refreshAt: number;
+}
+
+/** Webhooks (subscriptions): CRUD with validation, address checks, sealed secrets and rotation. */
+@Injectable()
+export class SubscriptionsService {
+  private readonly subscriptions: Repository<Subscription>;
+  private readonly cache = new Map<string, ActiveSubscription & { updatedAt: number }>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly box: SecretBox,
+    private readonly guard: AddressGuard,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.subscriptions = dataSource.getRepository(Subscription);
+  }
+
+  toDto(s: Subscription): WebhookDto {
+    const schedule = s.retrySchedule ?? this.config.outbound.retrySchedule;
+    const now = Date.now();
+    return {
+      id: s.id,
+      url: s.url,
+      name: s.name,
+      description: s.description,
+      events: s.eventFilters,
+      payload_filter: s.payloadFilter ?? null,
+      headers: s.headers,
+      timeout_ms: s.timeoutMs,
+      retry_schedule: schedule,
+      retry_schedule_default: s.retrySchedule === null,
+      retry_enabled: schedule.length > 0,
+      max_in_flight: s.maxInFlight,
+      max_per_second: s.maxPerSecond,
+      signature_format: s.signatureFormat,
+      signature_options: { header_prefix: s.signatureOptions.headerPrefix, header: s.signatureOptions.header, event_header: s.signatureOptions.eventHeader },
+      body_format: s.bodyFormat,
+      secrets: s.secrets
+        .filter((x) => !x.expires_at || Date.parse(x.expires_at) > now)
+        .map((x) => ({ created_at: x.created_at, expires_at: x.expires_at })),
+      enabled: s.enabled,
+      disabled_reason: s.disabledReason,
+      disabled_at: s.disabledAt?.toISOString() ?? null,
+      last_error: s.lastError,
+      last_error_at: s.lastErrorAt?.toISOString() ?? null,
+      last_success_at: s.lastSuccessAt?.toISOString() ?? null,
+      failing_since: s.failingSince?.toISOString() ?? null,
+      created_by: s.createdBy,
+      created_at: s.createdAt.toISOString(),
+      updated_at: s.updatedAt.toISOString(),
+    };
+  }
+
+  async create(dto: CreateWebhookDto, by: string): Promise<WebhookCreatedDto> {
+    const columns = await this.columns(dto, null);
+    const id = randomUUID();
+    const secret = dto.secret ?? generateSecret();
+    const entity = this.subscriptions.create({
+      ...columns,
+      id,
+      secrets: [this.sealed(id, secret, null)],
+      createdBy: by,
+    } as Subscription);
+    await this.subscriptions.insert(entity);
+    return { ...this.toDto(await this.subscriptions.findOneByOrFail({ id })), secret };
+  }
+
+  /** PUT: every field as given, the rest back to defaults; the secrets stay. */
+  async replace(id: string, dto: CreateWebhookDto): Promise<WebhookDto> {
+    const current = await this.find(id);
+    if (dto.secret !== undefined) throw HookhubError.badRequest('The secret cannot be set by an update; rotate it with POST /api/webhooks/{id}/secret/rotate', [{ field: 'secret', errors: ['use the rotate endpoint'] }]);
+    const columns = await this.columns(dto, null);
+    await this.subscriptions.update({ id }, { ...columns, ...this.enabledChange(current, columns.enabled ?? true) });
+    return this.get(id);
+  }
+
+  /** PATCH: only the given fields change. */
+  async patch(id: string, dto: PatchWebhookDto): Promise<WebhookDto> {
+    const current = await this.find(id);
+    const columns = await this.columns(dto, current);
+    const enabled = dto.enabled === undefined ? {} : this.enabledChange(current, dto.enabled);
+    await this.subscriptions.update({ id }, { ...columns, ...enabled });
+    return this.get(id);
+  }
+
+  async toggle(id: string): Promise<WebhookDto> {
+    const current = await this.find(id);
+    await this.subscriptions.update({ id }, this.enabledChange(current, !current.enabled));
+    return this.get(id);
+  }
+
+  async remove(id: string): Promise<WebhookDto> {
+    const current = await this.find(id);
+    await this.subscriptions.delete({ id });
+    this.cache.delete(id);
+    return this.toDto(current);
+  }
+
+  async get(id: string): Promise<WebhookDto> {
+    return this.toDto(await this.find(id));
+  }
+
+  async list(query: ListWebhooksQueryDto): Promise<Page<WebhookDto>> {
+    const qb = this.subscriptions.createQueryBuilder('s');
+    if (query.q) qb.andWhere('(s.name ILIKE :q OR s.description ILIKE :q OR s.url ILIKE :q)', { q: containsPattern(query.q) });
+    if (query.enabled !== undefined) qb.andWhere('s.enabled = :enabled', { enabled: query.enabled });
+    if (query.event) qb.andWhere('s.event_filters && :candidates', { candidates: filterCandidates(query.event) });
+    return paginate(qb, 's', query, (s) => this.toDto(s));
+  }
+
+  /** A new secret signs from now on; the previous ones keep signing for the grace period, then stop. */
+  async rotateSecret(id: string, dto: RotateSecretDto): Promise<SecretRotatedDto> {
+    const grace = dto.grace_seconds ?? this.config.outbound.rotationGraceSeconds;
+    const secret = dto.secret ?? generateSecret();
+    const expiresAt = new Date(Date.now() + grace * 1000).toISOString();
+    await this.dataSource.transaction(async (m) => {
+      const rows = (await m.query(`SELECT secrets FROM subscriptions WHERE id = $1 FOR UPDATE`, [id])) as Array<{ secrets: SealedSecret[] }>;
+      if (!rows.length) throw HookhubError.notFound('Webhook', id);
+      // The previous secrets sign until the grace period ends (or sooner, if they were already expiring).
+      const now = Date.now();
+      const kept =
+        grace === 0
+          ? []
+          : rows[0].secrets
+              .filter((s) => !s.expires_at || Date.parse(s.expires_at) > now)
+              .map((s) => ({ ...s, expires_at: s.expires_at && Date.parse(s.expires_at) < Date.parse(expiresAt) ? s.expires_at : expiresAt }))
+              .slice(0, 4);
+      await m.query(`UPDATE subscriptions SET secrets = $2, updated_at = now() WHERE id = $1`, [id, JSON.stringify([this.sealed(id, secret, null), ...kept])]);
+    });
+    this.cache.delete(id);
+    return { secret, previous_expires_at: grace > 0 ? expiresAt : null, webhook: await this.get(id) };
+  }
+
+  async find(id: string): Promise<Subscription> {
+    const subscription = isUuid(id) ? await this.subscriptions.findOneBy({ id }) : null;
+    if (!subscription) throw HookhubError.notFound('Webhook', id);
+    return subscription;
+  }
+
+  /**
+   * The subscription with its open secrets, cached while its `updated_at` is unchanged (the claim returns
+   * it), so a delivery does not decrypt on every attempt. Null when it was deleted.
+   */
+  async active(id: string, updatedAt?: Date): Promise<ActiveSubscription | null> {
+    const hit = this.cache.get(id);
+    if (hit && updatedAt && hit.updatedAt === updatedAt.getTime() && Date.now() < hit.refreshAt) return hit;
+    const subscription = await this.subscriptions.findOneBy({ id });
+    if (!subscription) {
+      this.cache.delete(id);
+      return null;
+    }
+    const now = Date.now();
+    const live = subscription.secrets.filter((s) => !s.expires_at || Date.parse(s.expires_at) > now);
+    const entry = {
+      subscription,
+      secrets: live.map((s) => this.box.open(s.sealed, secretContext(id))),
+      refreshAt: Math.min(Number.MAX_SAFE_INTEGER, ...live.filter((s) => s.expires_at).map((s) => Date.parse(s.expires_at as string))),
+      updatedAt: subscription.updatedAt.getTime(),
+    };
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(id, entry);
+    return entry;
+  }
+
+  /** Why Hookhub may not send to `url`: not http(s), or its host resolves to a refused address. Null when it may. */
+  async urlProblem(raw: string): Promise<string | null> {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      return `${raw} is not a valid URL`;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'the URL must be http or https';
+    if (url.username || url.password) return 'put credentials in a custom header, not in the URL';
+    try {
+      await this.guard.resolve(url.hostname);
+    } catch (err) {
+      if (err instanceof BlockedAddressError) return err.message;
+      return `the host ${url.hostname} could not be resolved (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+    }
+    return null;
+  }
+
+  private enabledChange(current: Subscription, enabled: boolean): Partial<Subscription> {
+    if (enabled === current.enabled) return {};
+    return enabled
+      ? { enabled: true, disabledReason: null, disabledAt: null, failingSince: null }
+      : { enabled: false, disabledReason: null, disabledAt: new Date() };
+  }
+
+  private sealed(id: string, secret: string, expiresAt: string | null): SealedSecret {
+    return { sealed: this.box.seal(secret, secretContext(id)), created_at: new Date().toISOString(), expires_at: expiresAt };
+  }
+
+  /** Validates a create/replace (current null) or a patch (current given) and maps it to columns. */
+  private async columns(dto: CreateWebhookDto | PatchWebhookDto, current: Subscription | null): Promise<Partial<Subscription>> {
+    const problems: Problem[] = [];
+    const out: Partial<Subscription> = {};
+    const full = current === null;
+    if (dto.url !== undefined) {
+      const problem = await this.urlProblem(dto.url);
+      if (problem) problems.push({ field: 'url', errors: [problem] });
+      out.url = dto.url;
+    }
+    if (dto.events !== undefined) {
+      const errors = dto.events.map(eventFilterProblem).filter((p): p is string => p !== null);
+      if (errors.length) problems.push({ field: 'events', errors });
+      out.eventFilters = [...new Set(dto.events.map((e) => e.toLowerCase()))];
+    }
+    if (dto.payload_filter !== undefined || full) {
+      const filter = dto.payload_filter ?? null;
+      const problem = filter === null ? null : conditionProblem(filter);
+      if (problem) problems.push({ field: 'payload_filter', errors: [problem] });
+      out.payloadFilter = filter as object | boolean | null;
+    }
+    const format = dto.signature_format ?? current?.signatureFormat ?? 'standard-webhooks';
+    const options: SignOptions =
+      dto.signature_options !== undefined
+        ? { headerPrefix: dto.signature_options.header_prefix, header: dto.signature_options.header, eventHeader: dto.signature_options.event_header }
+        : full
+          ? {}
+          : current.signatureOptions;
+    if (dto.headers !== undefined || dto.signature_format !== undefined || dto.signature_options !== undefined) {
+      const signing = Object.keys(signatureHeaders({ format, id: 'x', timestamp: 0, body: Buffer.alloc(0), eventType: 'x', secrets: ['x'], options }));
+      problems.push(...customHeaderProblems(dto.headers ?? current?.headers ?? {}, signing));
+    }
+    if (full || dto.signature_format !== undefined) out.signatureFormat = format;
+    if (full || dto.signature_options !== undefined) out.signatureOptions = JSON.parse(JSON.stringify(options)) as SignOptions;
+    if (full || dto.headers !== undefined) out.headers = dto.headers ?? {};
+    if (full || dto.name !== undefined) out.name = dto.name ?? '';
+    if (full || dto.description !== undefined) out.description = dto.description ?? '';
+    if (full || dto.timeout_ms !== undefined) out.timeoutMs = dto.timeout_ms ?? 15_000;
+    if (full || dto.max_in_flight !== undefined) out.maxInFlight = dto.max_in_flight ?? null;
+    if (full || dto.max_per_second !== undefined) out.maxPerSecond = dto.max_per_second ?? null;
+    if (full || dto.body_format !== undefined) out.bodyFormat = dto.body_format ?? 'compact';
+    if (dto.retry_enabled === false) {
+      if (dto.retry_schedule?.length) problems.push({ field: 'retry_schedule', errors: ['retry_enabled is false: leave retry_schedule out or empty'] });
+      out.retrySchedule = [];
+    } else if (dto.retry_schedule !== undefined) {
+      out.retrySchedule = dto.retry_schedule;
+    } else if (full || (dto.retry_enabled === true && current.retrySchedule?.length === 0)) {
+      out.retrySchedule = null;
+    }
+    if (full) out.enabled = dto.enabled ?? true;
+    if (problems.length) throw HookhubError.badRequest('The webhook is not valid', problems);
+    return out;
+  }
+}
