@@ -440,3 +440,29 @@ describe('private-address guard at save time (e2e, no allow-list)', () => {
     expect(res.json.details[0].field).toBe('url');
   });
 });
+
+describe('source.rejected_burst (e2e)', () => {
+  it('is published once when a source refuses HOOKHUB_REJECTED_BURST_THRESHOLD requests within a minute', async () => {
+    const t = await bootApp({ ...FAST, HOOKHUB_REJECTED_BURST_THRESHOLD: '3' });
+    const watcher = await Receiver.start();
+    try {
+      const admin = await t.login();
+      await t.request({ method: 'POST', url: '/api/webhooks', token: admin, body: { url: watcher.url, events: ['source.rejected_burst'] } });
+      await create(t, admin, '/api/sources', { slug: 'bursty', scheme: 'hmac', verification: { header: 'X-Signature', encoding: 'hex' }, secrets: ['burst-secret-value'] });
+      const send = () => t.request({ method: 'POST', url: '/hooks/bursty', headers: { 'content-type': 'application/json', 'x-signature': 'deadbeef' }, payload: '{}' });
+      for (let i = 0; i < 2; i++) expect((await send()).statusCode).toBe(401);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(watcher.received).toHaveLength(0);
+      for (let i = 0; i < 3; i++) expect((await send()).statusCode).toBe(401);
+      const [notice] = await watcher.waitFor(1);
+      expect(notice.json).toMatchObject({ type: 'source.rejected_burst', data: { slug: 'bursty', rejected: 3, window_seconds: 60, last_status: 401 } });
+      expect(String(notice.json.data.last_reason)).toContain('signature_invalid');
+      // Once a minute at most.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(watcher.received).toHaveLength(1);
+    } finally {
+      await watcher.close();
+      await t.close();
+    }
+  });
+});

@@ -11,6 +11,15 @@ import { containsPattern, decodeCursor, encodeCursor } from './pagination/pagina
 import { flattenValidationErrors } from './http/validation';
 
 describe('loadConfig', () => {
+  it('reads the outbound settings and refuses a bad retry schedule', () => {
+    const base = { NODE_ENV: 'test', HOOKHUB_DATA_DIR: '/tmp/hookhub-config-test' };
+    expect(loadConfig(base).outbound).toMatchObject({ retrySchedule: [5, 300, 1800, 7200, 18000, 36000, 36000], retentionDays: 30, maxPayloadBytes: 262144, disableAfterSeconds: 432000 });
+    expect(loadConfig({ ...base, HOOKHUB_RETRY_SCHEDULE: '0.5, 2,10' }).outbound.retrySchedule).toEqual([0.5, 2, 10]);
+    expect(() => loadConfig({ ...base, HOOKHUB_RETRY_SCHEDULE: '5,soon' })).toThrow(/HOOKHUB_RETRY_SCHEDULE/);
+    expect(() => loadConfig({ ...base, HOOKHUB_RETRY_SCHEDULE: '999999999' })).toThrow(/HOOKHUB_RETRY_SCHEDULE/);
+    expect(() => loadConfig({ ...base, HOOKHUB_RETENTION_DAYS: '0' })).toThrow(/HOOKHUB_RETENTION_DAYS/);
+  });
+
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'hookhub-config-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));

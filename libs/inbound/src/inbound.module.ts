@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { OutboundModule } from '@hookhub/outbound';
 import { TasksModule } from '@hookhub/tasks';
 import { Receipt } from './entities/receipt.entity';
 import { Rule } from './entities/rule.entity';
@@ -7,6 +8,7 @@ import { ConfigFileService } from './services/config-file.service';
 import { ReceiptWriter } from './services/receipt-writer';
 import { ReceiptsService } from './services/receipts.service';
 import { ReceiverService } from './services/receiver.service';
+import { RejectionBurstDetector } from './services/rejection-burst';
 import { RulesService } from './services/rules.service';
 import { SourceRegistry } from './services/source-registry';
 import { SourcesService } from './services/sources.service';
@@ -15,8 +17,8 @@ export const INBOUND_ENTITIES = [Source, Rule, Receipt];
 
 /** Sources, verifiers, guards, the receiver, receipts and rules. */
 @Module({
-  imports: [TasksModule],
-  providers: [SourcesService, SourceRegistry, RulesService, ReceiptWriter, ReceiverService, ReceiptsService, ConfigFileService],
+  imports: [TasksModule, OutboundModule],
+  providers: [SourcesService, SourceRegistry, RulesService, ReceiptWriter, ReceiverService, ReceiptsService, ConfigFileService, RejectionBurstDetector],
   exports: [SourcesService, SourceRegistry, RulesService, ReceiptWriter, ReceiverService, ReceiptsService, ConfigFileService],
 })
 export class InboundModule {}

@@ -1,6 +1,9 @@
 import { EventFilter, eventFilterProblem } from './delivery/event-filter';
 import { customHeaderProblems } from './delivery/custom-headers';
 import { SubscriptionLimiter } from './delivery/subscription-limiter';
+import { formatBody, pythonSortedJson } from './delivery/body-format';
+import { eventBody } from './services/events.service';
+import { filterCandidates } from './services/subscriptions.service';
 
 describe('EventFilter', () => {
   it('matches exact names, prefix wildcards below the prefix only, and *', () => {
@@ -68,5 +71,35 @@ describe('SubscriptionLimiter', () => {
     expect(limiter.tryStart('a', limits)).toEqual({ ok: false, waitMs: 700 });
     t += 700;
     expect(limiter.tryStart('a', limits)).toEqual({ ok: true });
+  });
+});
+
+describe('body formats', () => {
+  it('writes JSON as Python json.dumps(sort_keys=True) does: sorted keys, ", " and ": ", ASCII escapes', () => {
+    // json.dumps({"b": [1, {"y": None, "x": True}], "a": "z\u00e9\u4e2d\U0001F600\x7f", "c": {}}, sort_keys=True)
+    const value = { b: [1, { y: null, x: true }], a: 'zé中😀\u007f', c: {}, d: [], e: 'line\n"q"\\' };
+    expect(pythonSortedJson(value)).toBe(
+      '{"a": "z\\u00e9\\u4e2d\\ud83d\\ude00\\u007f", "b": [1, {"x": true, "y": null}], "c": {}, "d": [], "e": "line\\n\\"q\\"\\\\"}',
+    );
+  });
+
+  it('sends the stored compact body unchanged, and the sorted form of the same JSON', () => {
+    const body = eventBody('3f1c', 'user.created', new Date('2026-11-23T10:00:00.000Z'), '{"z":1,"a":"é"}');
+    expect(body).toBe('{"id":"3f1c","type":"user.created","timestamp":"2026-11-23T10:00:00.000Z","data":{"z":1,"a":"é"}}');
+    expect(formatBody(body, 'compact').toString('utf8')).toBe(body);
+    expect(formatBody(body, 'sorted').toString('utf8')).toBe(
+      '{"data": {"a": "\\u00e9", "z": 1}, "id": "3f1c", "timestamp": "2026-11-23T10:00:00.000Z", "type": "user.created"}',
+    );
+  });
+});
+
+describe('filterCandidates', () => {
+  it('lists the filters that accept a type: itself, each prefix wildcard, and *', () => {
+    expect(filterCandidates('Resource.Instance.Updated')).toEqual(['*', 'resource.instance.updated', 'resource.*', 'resource.instance.*']);
+    expect(filterCandidates('ping')).toEqual(['*', 'ping']);
+  });
+
+  it('agrees with EventFilter on every filter it produces', () => {
+    for (const f of filterCandidates('a.b.c')) expect(new EventFilter([f]).matches('a.b.c')).toBe(true);
   });
 });

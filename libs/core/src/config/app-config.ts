@@ -99,6 +99,8 @@ export interface AppConfig {
     readonly maxBodyLimit: number;
     /** Bytes of each received body kept in its receipt. */
     readonly receiptBodyCap: number;
+    /** Refusals of one source within a minute that publish `source.rejected_burst`. */
+    readonly rejectedBurstThreshold: number;
   };
 }
 
@@ -339,6 +341,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     inbound: {
       maxBodyLimit: r.int('HOOKHUB_INBOUND_MAX_BODY', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
       receiptBodyCap: r.int('HOOKHUB_RECEIPT_BODY_CAP', 64 * 1024, 0, 16 * 1024 * 1024),
+      rejectedBurstThreshold: r.int('HOOKHUB_REJECTED_BURST_THRESHOLD', 20, 1, 1_000_000),
     },
   };
   if (config.redisUrl !== undefined && !/^rediss?:\/\//.test(config.redisUrl)) {

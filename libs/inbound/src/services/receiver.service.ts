@@ -6,6 +6,7 @@ import type { HookResponseDto, HookTaskDto } from '../dto/hooks.dto';
 import type { MatchedRule, Verdict } from '../entities/receipt.entity';
 import { type VerifyFailure } from '../verifiers';
 import { type ReceiptRow, ReceiptWriter } from './receipt-writer';
+import { RejectionBurstDetector } from './rejection-burst';
 import { ALWAYS_REDACTED, type CompiledSource, SourceRegistry, routeByRules } from './source-registry';
 import { BodyParseError, type TriggerContext, buildContext, parseBody } from './trigger-context';
 
@@ -71,6 +72,7 @@ export class ReceiverService {
     private readonly tasks: TasksService,
     private readonly limiter: RateLimiter,
     private readonly clock: Clock,
+    private readonly bursts: RejectionBurstDetector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -265,6 +267,7 @@ export class ReceiverService {
   private async recordRejected(ctx: HookContext, status: number, reason: string, raw?: Buffer, event: string | null = null, deliveryId: string | null = null): Promise<void> {
     ctx.recorded = true;
     await this.writer.write({ receipt: this.receipt(ctx, { verdict: 'rejected', status, raw, event, deliveryId, reason }), runs: [] });
+    if (ctx.compiled) this.bursts.record(ctx.compiled.source, status, reason);
   }
 
   private receipt(

@@ -94,6 +94,11 @@ export class EventsService {
       idempotencyKey: dto.idempotency_key,
       publishedBy: by,
     };
+    return this.publishNow(input);
+  }
+
+  /** Publishes in a transaction of its own and wakes the delivery workers. */
+  async publishNow(input: EventInput): Promise<PublishedEventDto> {
     const result = await this.dataSource.transaction((m) => this.publishWithin(m, input));
     if (result.deliveries > 0 && !result.duplicate) await this.queue.wake();
     return result;
