@@ -34,13 +34,13 @@ onPostgres('migrations under the advisory lock (Postgres)', () => {
     const config = loadConfig({ NODE_ENV: 'test', ...db.env });
     const store = await StoreRuntime.open(config, { entities: [], migrations: MIGRATIONS }, true);
     try {
-      const sources = async () => ((await store.dataSource.query(`SELECT to_regclass('public.sources') AS t`)) as Array<{ t: string | null }>)[0].t;
-      expect(await sources()).toBe('sources');
-      await store.dataSource.undoLastMigration();
-      expect(await sources()).toBeNull();
-      await store.dataSource.undoLastMigration();
-      const tables = (await store.dataSource.query(`SELECT to_regclass('public.users') AS t`)) as Array<{ t: string | null }>;
-      expect(tables[0].t).toBeNull();
+      const table = async (name: string) => ((await store.dataSource.query(`SELECT to_regclass($1) AS t`, [`public.${name}`])) as Array<{ t: string | null }>)[0].t;
+      // Each migration's down removes what its up created, newest first.
+      for (const [name, removed] of [['outbound', 'deliveries'], ['inbound and tasks', 'sources'], ['foundation', 'users']]) {
+        expect([name, await table(removed)]).toEqual([name, removed]);
+        await store.dataSource.undoLastMigration();
+        expect([name, await table(removed)]).toEqual([name, null]);
+      }
       await store.dataSource.runMigrations();
       expect(await store.dataSource.showMigrations()).toBe(false);
     } finally {

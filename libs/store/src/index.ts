@@ -10,4 +10,5 @@ export * from './queue/queue-worker';
 export * from './queue/backoff';
 export * from './queue/jobs.service';
 export * from './queue/housekeeping';
+export * from './queue/periodic';
 export * from './prepared';

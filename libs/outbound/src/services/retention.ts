@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@hookhub/core';
-import { STORE_OPTIONS, type StoreRuntimeOptions, affectedRows } from '@hookhub/store';
+import { Periodic, STORE_OPTIONS, type StoreRuntimeOptions, affectedRows } from '@hookhub/store';
 
 const BATCH = 5000;
 const EVERY_MS = 10 * 60_000;
@@ -20,8 +20,7 @@ export interface RetentionResult {
 @Injectable()
 export class OutboundRetention implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Retention');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<RetentionResult>;
+  private readonly periodic = new Periodic(EVERY_MS, () => this.purge(), (err) => this.logger.error(`retention failed: ${(err as Error).message}`));
 
   constructor(
     private readonly dataSource: DataSource,
@@ -30,21 +29,11 @@ export class OutboundRetention implements OnApplicationBootstrap, BeforeApplicat
   ) {}
 
   onApplicationBootstrap(): void {
-    if (!this.options.runWorkers) return;
-    this.timer = setInterval(() => {
-      this.running ??= this.purge()
-        .catch((err: unknown) => {
-          this.logger.error(`retention failed: ${(err as Error).message}`);
-          return { attempts: 0, events: 0, idempotencyKeys: 0 };
-        })
-        .finally(() => (this.running = undefined));
-    }, EVERY_MS);
-    this.timer.unref();
+    if (this.options.runWorkers) this.periodic.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.periodic.stop();
   }
 
   /** One full pass; returns how many rows of each kind were deleted. */

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown, Inject } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { STORE_OPTIONS, type StoreRuntimeOptions } from '../store.tokens';
+import { Periodic } from './periodic';
 
 /** Finished generic jobs are kept this long for inspection, then deleted in batches. */
 export const FINISHED_JOB_RETENTION_DAYS = 7;
@@ -13,8 +14,7 @@ const BATCH = 1000;
 @Injectable()
 export class QueueHousekeeping implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Housekeeping');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<number>;
+  private readonly periodic = new Periodic(5 * 60_000, () => this.purge(), (err) => this.logger.error(`housekeeping failed: ${(err as Error).message}`));
 
   constructor(
     private readonly dataSource: DataSource,
@@ -22,16 +22,11 @@ export class QueueHousekeeping implements OnApplicationBootstrap, BeforeApplicat
   ) {}
 
   onApplicationBootstrap(): void {
-    if (!this.options.runWorkers) return;
-    this.timer = setInterval(() => {
-      this.running ??= this.purge().finally(() => (this.running = undefined));
-    }, 5 * 60_000);
-    this.timer.unref();
+    if (this.options.runWorkers) this.periodic.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
+    await this.periodic.stop();
   }
 
   /** Deletes finished jobs older than the retention; returns how many. */
