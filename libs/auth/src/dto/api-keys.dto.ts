@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { PageOf, PageQueryDto } from '@hookhub/core';
+import { PageOf, PageQueryDto, queryBoolean } from '@hookhub/core';
 import { API_KEY_SCOPES, Role } from '../roles';
 
 export class CreateApiKeyDto {
@@ -36,7 +36,7 @@ export class CreateApiKeyDto {
 export class ListApiKeysQueryDto extends PageQueryDto {
   /** Include revoked keys. @example false */
   @IsOptional()
-  @Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @Transform(queryBoolean)
   @IsBoolean()
   include_revoked?: boolean;
 }

@@ -31,3 +31,8 @@ export function createValidationPipe(): ValidationPipe {
       new HookhubError(ErrorCode.ValidationFailed, 'Request validation failed', flattenValidationErrors(errors)),
   });
 }
+
+/** For `@Transform`: a query string's `true` / `false` as booleans (anything else is left for the validator to refuse). */
+export function queryBoolean({ value }: { value: unknown }): unknown {
+  return value === 'true' ? true : value === 'false' ? false : value;
+}

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsISO8601, IsObject, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
-import { PageOf, PageQueryDto } from '@hookhub/core';
+import { PageOf, PageQueryDto, queryBoolean } from '@hookhub/core';
 import { DeliveryDto } from './webhooks.dto';
 
 /** An event type name: dot-separated segments of letters, digits, `_` and `-`. */
@@ -41,7 +41,7 @@ export class ListEventTypesQueryDto extends PageQueryDto {
 
   /** Also list archived types (default false). */
   @IsOptional()
-  @Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @Transform(queryBoolean)
   @IsBoolean()
   include_archived?: boolean;
 }

@@ -3,13 +3,12 @@ import { Transform, Type } from 'class-transformer';
 import {
   Allow, ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsNumber, IsObject, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateNested,
 } from 'class-validator';
-import { PageOf, PageQueryDto } from '@hookhub/core';
+import { PageOf, PageQueryDto, queryBoolean } from '@hookhub/core';
 import { DELIVERY_STATUSES, type DeliveryStatus, type DeliveryTrigger } from '../entities/delivery.entity';
 import type { BodyFormat } from '../entities/subscription.entity';
 import { SIGNATURE_FORMATS, type SignatureFormat } from '../signing/signing';
 
 const HEADER_NAME = /^[A-Za-z0-9-]{1,100}$/;
-const toBool = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
 const FILTER_EXAMPLE = { path: 'data.status', in: ['failed', 'stopped'] };
 
 export class SignatureOptionsDto {
@@ -191,7 +190,7 @@ export class ListWebhooksQueryDto extends PageQueryDto {
   @IsOptional() @IsString() @MaxLength(200)
   q?: string;
 
-  @IsOptional() @Transform(toBool) @IsBoolean()
+  @IsOptional() @Transform(queryBoolean) @IsBoolean()
   enabled?: boolean;
 
   /** Webhooks subscribed to this event type (wildcards applied). @example "service.started" */
@@ -263,7 +262,7 @@ export type StatusClass = (typeof STATUS_CLASSES)[number];
 
 export class ListAttemptsQueryDto extends PageQueryDto {
   /** Only successful (true) or failed (false) attempts. */
-  @IsOptional() @Transform(toBool) @IsBoolean()
+  @IsOptional() @Transform(queryBoolean) @IsBoolean()
   success?: boolean;
 
   /** `none`: no HTTP answer (connect error, timeout, refused address). */

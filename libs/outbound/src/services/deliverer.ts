@@ -103,8 +103,9 @@ export class Deliverer {
     return { body, headers, logged };
   }
 
-  async deliver(row: ClaimedDelivery, workerId: string, options: DeliverOptions): Promise<DeliveryOutcome> {
-    const active = await this.subscriptions.active(row.subscription_id, row.subscription_updated_at);
+  /** `active`: the subscription when the caller already looked it up (the worker does, for its rate limit). */
+  async deliver(row: ClaimedDelivery, workerId: string, options: DeliverOptions, active?: ActiveSubscription | null): Promise<DeliveryOutcome> {
+    active ??= await this.subscriptions.active(row.subscription_id, row.subscription_updated_at);
     if (!active) return { attemptId: null, status: 'failed' };
     const sub = active.subscription;
     if (!sub.enabled && options.health) {

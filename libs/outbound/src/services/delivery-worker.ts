@@ -56,7 +56,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       }
     }
     try {
-      await this.deliverer.deliver(row, workerId, { health: true, retry: true });
+      await this.deliverer.deliver(row, workerId, { health: true, retry: true }, active);
     } finally {
       if (perSecond !== null) this.limiter.finish(row.subscription_id);
     }

@@ -143,13 +143,12 @@ export class EventsService {
     const occurredAt = input.occurredAt ?? new Date();
     const deliveryId = randomUUID();
     await this.dataSource.transaction(async (m) => {
-      await this.insert(m, id, { ...input, occurredAt }, dataJson, Buffer.byteLength(dataJson), [], trigger);
+      await this.insert(m, id, { ...input, occurredAt }, dataJson, Buffer.byteLength(dataJson), [], trigger, 1);
       await m.query(
         `INSERT INTO deliveries (id, event_id, subscription_id, event_type, status, trigger, attempts, locked_by, locked_until)
          VALUES ($1, $2, $3, $4, 'running', $5, 1, $6, now() + ($7::int * interval '1 millisecond'))`,
         [deliveryId, id, subscriptionId, input.type, trigger, workerId, leaseMs],
       );
-      await m.query(`UPDATE events SET delivery_count = 1 WHERE id = $1`, [id]);
     });
     return { eventId: id, deliveryId, body: eventBody(id, input.type, occurredAt, dataJson) };
   }
@@ -171,7 +170,10 @@ export class EventsService {
     return { ...toEventDto(event), deliveries: deliveries.map(toDeliveryDto) };
   }
 
-  private async insert(m: EntityManager, id: string, input: EventInput, dataJson: string, bytes: number, targets: string[], trigger: DeliveryTrigger): Promise<void> {
+  /** Inserts the event and a delivery per target; `deliveryCount` when the caller adds deliveries itself. */
+  private async insert(
+    m: EntityManager, id: string, input: EventInput, dataJson: string, bytes: number, targets: string[], trigger: DeliveryTrigger, deliveryCount = targets.length,
+  ): Promise<void> {
     const occurredAt = input.occurredAt ?? new Date();
     await m.query(
       `WITH e AS (
@@ -179,7 +181,7 @@ export class EventsService {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id)
        INSERT INTO deliveries (event_id, subscription_id, event_type, trigger)
        SELECT e.id, s, $2, $10 FROM e, unnest($9::uuid[]) AS s`,
-      [id, input.type, eventBody(id, input.type, occurredAt, dataJson), bytes, occurredAt, input.idempotencyKey ?? null, input.publishedBy, targets.length, targets, trigger],
+      [id, input.type, eventBody(id, input.type, occurredAt, dataJson), bytes, occurredAt, input.idempotencyKey ?? null, input.publishedBy, deliveryCount, targets, trigger],
     );
   }
 

@@ -20,6 +20,11 @@ export function filterCandidates(eventType: string): string[] {
   return candidates;
 }
 
+/** A secret signs until its `expires_at` (set on the previous secret by a rotation). */
+function isLive(secret: SealedSecret, now: number): boolean {
+  return !secret.expires_at || Date.parse(secret.expires_at) > now;
+}
+
 function secretContext(id: string): string {
   return `subscription:${id}`;
 }
@@ -68,7 +73,7 @@ export class SubscriptionsService {
       signature_options: { header_prefix: s.signatureOptions.headerPrefix, header: s.signatureOptions.header, event_header: s.signatureOptions.eventHeader },
       body_format: s.bodyFormat,
       secrets: s.secrets
-        .filter((x) => !x.expires_at || Date.parse(x.expires_at) > now)
+        .filter((x) => isLive(x, now))
         .map((x) => ({ created_at: x.created_at, expires_at: x.expires_at })),
       enabled: s.enabled,
       disabled_reason: s.disabledReason,
@@ -154,7 +159,7 @@ export class SubscriptionsService {
         grace === 0
           ? []
           : rows[0].secrets
-              .filter((s) => !s.expires_at || Date.parse(s.expires_at) > now)
+              .filter((s) => isLive(s, now))
               .map((s) => ({ ...s, expires_at: s.expires_at && Date.parse(s.expires_at) < Date.parse(expiresAt) ? s.expires_at : expiresAt }))
               .slice(0, 4);
       await m.query(`UPDATE subscriptions SET secrets = $2, updated_at = now() WHERE id = $1`, [id, JSON.stringify([this.sealed(id, secret, null), ...kept])]);
@@ -182,7 +187,7 @@ export class SubscriptionsService {
       return null;
     }
     const now = Date.now();
-    const live = subscription.secrets.filter((s) => !s.expires_at || Date.parse(s.expires_at) > now);
+    const live = subscription.secrets.filter((s) => isLive(s, now));
     const entry = {
       subscription,
       secrets: live.map((s) => this.box.open(s.sealed, secretContext(id))),
