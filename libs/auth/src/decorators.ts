@@ -35,11 +35,20 @@ export function Auth(role: Role, ...scopes: string[]): MethodDecorator & ClassDe
 export interface AuditMetadata {
   action: string;
   targetType?: string;
+  /** Not audited (see {@link NotAudited}). */
+  skip?: boolean;
 }
 
 /** Names the audit-log action of a mutating endpoint, e.g. `@Audit('user.create', 'user')`. */
 export const Audit = (action: string, targetType?: string): MethodDecorator =>
   SetMetadata(AUDIT_KEY, { action, targetType } satisfies AuditMetadata);
+
+/**
+ * Keeps a mutating endpoint out of the audit log: data-plane traffic that is its own record, such as an
+ * event publish (the event row names its publisher and is deleted with the retention period; a copy of its
+ * payload in the audit log would outlive it).
+ */
+export const NotAudited = (): MethodDecorator => SetMetadata(AUDIT_KEY, { action: '', skip: true } satisfies AuditMetadata);
 
 /** The authenticated caller of this request. */
 export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {

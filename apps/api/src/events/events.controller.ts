@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBadRequestResponse, ApiNotFoundResponse, ApiOperation, ApiPayloadTooLargeResponse, ApiTags } from '@nestjs/swagger';
-import { Auth, CurrentPrincipal, type Principal, Role } from '@hookhub/auth';
+import { Auth, CurrentPrincipal, NotAudited, type Principal, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
 import { EventDetailDto, EventPageDto, EventsService, ListEventsQueryDto, PublishEventDto, PublishedEventDto } from '@hookhub/outbound';
 
@@ -12,10 +12,12 @@ export class EventsController {
   /**
    * Publishes an event to every enabled webhook whose filters match. The event and its deliveries are stored
    * before the 202. The same `idempotency_key` within 24 h returns the first result (`duplicate: true`).
+   * Publishes are not in the audit log: the event itself records its publisher.
    */
   @Post()
   @HttpCode(202)
   @Auth(Role.Operator, 'events:publish')
+  @NotAudited()
   @ApiOperation({ summary: 'Publish an event' })
   @ApiAcceptedResponse({ type: PublishedEventDto })
   @ApiBadRequestResponse({ description: 'Invalid fields, an archived type, or data that does not match the type schema', type: ErrorBody })

@@ -9,7 +9,8 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /**
  * Records every successful change made through the admin API in the audit log: who (the principal), what
  * (the action named by `@Audit`, or the method and route), the target id, the request body with secrets
- * removed, when, and from where. The entry is written before the response is sent.
+ * removed, when, and from where. The entry is written before the response is sent. Endpoints marked
+ * `@NotAudited()` (event publishes) are left out.
  */
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
@@ -25,6 +26,7 @@ export class AuditInterceptor implements NestInterceptor {
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
     if (!MUTATING.has(req.method) || !req.principal) return next.handle();
     const meta = this.reflector.get<AuditMetadata | undefined>(AUDIT_KEY, context.getHandler());
+    if (meta?.skip) return next.handle();
     const principal = req.principal;
     const params = (req.params ?? {}) as Record<string, string>;
     return next.handle().pipe(
