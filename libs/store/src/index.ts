@@ -12,3 +12,4 @@ export * from './queue/jobs.service';
 export * from './queue/housekeeping';
 export * from './queue/periodic';
 export * from './prepared';
+export * from './group-commit';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@hookhub/core';
-import { queryPrepared } from '@hookhub/store';
+import { GroupCommit, queryPrepared } from '@hookhub/store';
 import { type PreparedRun, TasksService, insertRunsSql, runsFrom } from '@hookhub/tasks';
 import type { MatchedRule, Verdict } from '../entities/receipt.entity';
 
@@ -44,12 +44,6 @@ export interface OriginalReceipt {
 
 export interface WriteOutcome {
   duplicateOf?: OriginalReceipt;
-}
-
-interface Pending {
-  item: ReceiptWrite;
-  resolve: (outcome: WriteOutcome) => void;
-  reject: (err: unknown) => void;
 }
 
 const MAX_BATCH = 500;
@@ -108,12 +102,8 @@ SELECT i, receipt_id, task_ids, matched, status_code FROM lost`;
 @Injectable()
 export class ReceiptWriter {
   private readonly logger = new Logger('ReceiptWriter');
-  private queue: Pending[] = [];
-  private flushing = 0;
-  private readonly maxFlushes: number;
+  private readonly batches: GroupCommit<ReceiptWrite, WriteOutcome>;
   private readonly embedded: boolean;
-  private waking: Promise<void> | null = null;
-  private wakeAgain = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -121,66 +111,21 @@ export class ReceiptWriter {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.embedded = !config.database.url;
-    this.maxFlushes = this.embedded ? 1 : Math.max(1, Math.min(4, Math.floor(config.database.poolSize / 2)));
+    this.batches = new GroupCommit((items) => this.writeBatch(items), {
+      maxBatch: MAX_BATCH,
+      maxFlushes: this.embedded ? 1 : Math.max(1, Math.min(4, Math.floor(config.database.poolSize / 2))),
+      // One bad row must not fail its neighbours: they are written one by one.
+      onSplit: (size, err) => this.logger.warn(`a batch of ${size} receipts failed (${(err as Error).message}); writing them one by one`),
+    });
   }
 
   write(item: ReceiptWrite): Promise<WriteOutcome> {
-    return new Promise<WriteOutcome>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      this.kick();
-    });
+    return this.batches.write(item);
   }
 
   /** Records the final status of a sync answer. */
   async updateStatus(receiptId: string, status: number): Promise<void> {
     await this.dataSource.query(`UPDATE receipts SET status_code = $2 WHERE id = $1`, [receiptId, status]);
-  }
-
-  private kick(): void {
-    while (this.flushing < this.maxFlushes && this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
-      this.flushing++;
-      void this.flush(batch).finally(() => {
-        this.flushing--;
-        this.kick();
-      });
-    }
-  }
-
-  private async flush(batch: Pending[]): Promise<void> {
-    let outcomes: WriteOutcome[];
-    try {
-      outcomes = await this.writeBatch(batch.map((p) => p.item));
-    } catch (err) {
-      if (batch.length === 1) {
-        batch[0].reject(err);
-        return;
-      }
-      // One bad row must not fail its neighbours: write them one by one.
-      this.logger.warn(`a batch of ${batch.length} receipts failed (${(err as Error).message}); writing them one by one`);
-      for (const p of batch) await this.flush([p]);
-      return;
-    }
-    batch.forEach((p, i) => p.resolve(outcomes[i]));
-    if (batch.some((p, i) => !outcomes[i].duplicateOf && p.item.runs.length > 0)) this.wake();
-  }
-
-  /** Wakes the task workers; wake-ups asked for while one is on its way are sent together, once, after it. */
-  private wake(): void {
-    if (this.waking) {
-      this.wakeAgain = true;
-      return;
-    }
-    this.waking = this.tasks
-      .wake()
-      .catch((err: unknown) => this.logger.warn(`could not wake the task workers (they poll): ${(err as Error).message}`))
-      .finally(() => {
-        this.waking = null;
-        if (this.wakeAgain) {
-          this.wakeAgain = false;
-          this.wake();
-        }
-      });
   }
 
   private async writeBatch(items: ReceiptWrite[]): Promise<WriteOutcome[]> {
@@ -212,6 +157,10 @@ export class ReceiptWriter {
     if (raced.length) await this.resolveRaced(items, raced, outcomes);
     // A copy inside the batch whose first occurrence was itself a duplicate answers with that original.
     for (const [copy, first] of copies) if (outcomes[first].duplicateOf) outcomes[copy].duplicateOf = outcomes[first].duplicateOf;
+    if (items.some((item, i) => !outcomes[i].duplicateOf && item.runs.length > 0)) {
+      // Wake-ups sent while another is on its way are coalesced by the notifier.
+      this.tasks.wake().catch((err: unknown) => this.logger.warn(`could not wake the task workers (they poll): ${(err as Error).message}`));
+    }
     return outcomes;
   }
 

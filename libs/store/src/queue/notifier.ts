@@ -53,10 +53,39 @@ export class PostgresNotifier extends QueueNotifier {
     super();
   }
 
-  async notify(queue: string): Promise<void> {
-    await this.dataSource.query('SELECT pg_notify($1, $2)', [QUEUE_CHANNEL, queue]);
-    // Local workers are woken at once too, without waiting for the round trip through the server.
+  /**
+   * Local workers are woken at once, without the round trip through the server. The NOTIFY for other
+   * processes is coalesced: while one is on its way, the wake-ups asked for meanwhile are sent together,
+   * once, right after it (each caller's promise settles when a NOTIFY sent after its call has been).
+   */
+  notify(queue: string): Promise<void> {
     this.events.emit(queue);
+    return this.send(queue);
+  }
+
+  private readonly sending = new Map<string, Promise<void>>();
+  private readonly following = new Map<string, Promise<void>>();
+
+  private send(queue: string): Promise<void> {
+    const following = this.following.get(queue);
+    if (following) return following;
+    const current = this.sending.get(queue);
+    if (current) {
+      const next = current
+        .catch(() => undefined)
+        .then(() => {
+          this.following.delete(queue);
+          return this.send(queue);
+        });
+      this.following.set(queue, next);
+      return next;
+    }
+    const sent = this.dataSource
+      .query('SELECT pg_notify($1, $2)', [QUEUE_CHANNEL, queue])
+      .then(() => undefined)
+      .finally(() => this.sending.delete(queue));
+    this.sending.set(queue, sent);
+    return sent;
   }
 
   async start(): Promise<void> {
