@@ -1,6 +1,6 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { OutboundRetention } from '@hookhub/outbound';
+import { type AttemptRecord, AttemptRecorder, OutboundRetention } from '@hookhub/outbound';
 import { type TestApp, bootApp } from './helpers/app';
 import { PROGRAMS_DIR, create, program, waitForTask } from './helpers/inbound';
 import { Receiver, eventually } from './helpers/receiver';
@@ -120,8 +120,14 @@ describe('outbound webhooks (e2e)', () => {
       const readOnly = await t.request<{ key: string }>({ method: 'POST', url: '/api/api-keys', token: admin, body: { name: 'reader', role: 'operator', scopes: ['webhooks:read'] } });
       const publisher = await t.request<{ key: string }>({ method: 'POST', url: '/api/api-keys', token: admin, body: { name: 'publisher', role: 'operator', scopes: ['events:publish'] } });
       expect((await t.request({ method: 'POST', url: '/api/events', headers: { 'x-api-key': readOnly.json.key }, body: { type: 'a', data: {} } })).statusCode).toBe(403);
-      const ok = await t.request<{ published_by: string }>({ method: 'POST', url: '/api/events', headers: { 'x-api-key': publisher.json.key }, body: { type: 'a', data: {} } });
+      const ok = await t.request<{ id: string }>({ method: 'POST', url: '/api/events', headers: { 'x-api-key': publisher.json.key }, body: { type: 'a', data: { marker: 'audit-probe-7f3a' } } });
       expect(ok.statusCode).toBe(202);
+      const event = await t.request<{ published_by: string }>({ url: `/api/events/${ok.json.id}`, token: admin });
+      expect(event.json.published_by).toBe('admin');
+      // A publish is its own record (and leaves with retention): the audit log keeps the key's creation, not the payload.
+      const audit = await t.request({ url: '/api/audit?limit=200', token: admin });
+      expect(audit.body).toContain('"name":"publisher"');
+      expect(audit.body).not.toContain('audit-probe-7f3a');
     });
 
     it('never returns a secret after creation, and filters the list', async () => {
@@ -368,6 +374,58 @@ describe('outbound webhooks (e2e)', () => {
       // The first worker's request times out later; its result is logged but does not change the delivery.
       await eventually(async () => ((await logs(w.id)).total === 2 ? true : undefined), 10_000);
       expect((await deliveries(w.id))[0].status).toBe('succeeded');
+    });
+
+    it('records attempts handed in together as one batch: each delivery under its lease, every attempt logged, the webhook healthy if one succeeded', async () => {
+      const ds = t.app.get(DataSource);
+      const recorder = t.app.get(AttemptRecorder);
+      const w = await webhook({ url: 'http://127.0.0.1:9/batch', events: ['batch.*'], enabled: false });
+      const event = randomUUID();
+      const ids = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      await ds.query(`INSERT INTO events (id, type, body, bytes, occurred_at, published_by, delivery_count) VALUES ($1, 'batch.one', '{}', 2, now(), 'test', 4)`, [event]);
+      await ds.query(
+        `INSERT INTO deliveries (id, event_id, subscription_id, event_type, status, trigger, attempts, locked_by, locked_until)
+         SELECT d, $1, $2, 'batch.one', 'running', 'auto', 1, 'worker-1', now() + interval '1 minute' FROM unnest($3::uuid[]) AS d`,
+        [event, w.id, ids],
+      );
+      const attempt = (deliveryId: string, outcome: Partial<AttemptRecord>): AttemptRecord => ({
+        deliveryId, workerId: 'worker-1', status: 'failed', nextAt: null, error: null, httpStatus: 200, attemptId: randomUUID(), eventId: event,
+        subscriptionId: w.id, eventType: 'batch.one', attempt: 1, trigger: 'auto', url: 'http://127.0.0.1:9/batch', requestHeaders: { 'x-hookhub-attempt': '1' },
+        success: false, responseHeaders: {}, responseBody: '', responseTruncated: false, durationMs: 3.4, errorKind: null, health: true, ...outcome,
+      });
+      // The first is written at once; the next three wait for it and are written together.
+      const results = await Promise.all([
+        recorder.record(attempt(ids[0], { status: 'failed', error: 'HTTP 500: first', httpStatus: 500, errorKind: 'http' })),
+        recorder.record(attempt(ids[1], { status: 'succeeded', success: true })),
+        recorder.record(attempt(ids[2], { status: 'queued', nextAt: new Date(Date.now() + 60_000), error: 'HTTP 503: latest', httpStatus: 503, errorKind: 'http' })),
+        recorder.record(attempt(ids[3], { workerId: 'lost-its-lease', status: 'succeeded', success: true })),
+      ]);
+      expect(results.map((r) => r.updated)).toEqual([true, true, true, false]);
+      const rows = (await ds.query(`SELECT id, status, last_error, locked_by FROM deliveries WHERE id = ANY($1)`, [ids])) as Array<{ id: string; status: string; last_error: string | null; locked_by: string | null }>;
+      const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
+      expect(ids.map((id) => byId[id].status)).toEqual(['failed', 'succeeded', 'queued', 'running']);
+      expect(byId[ids[2]].last_error).toBe('HTTP 503: latest');
+      expect(byId[ids[3]].locked_by).toBe('worker-1');
+      const logged = await logs(w.id, '?limit=10');
+      expect(logged.total).toBe(4);
+      expect(logged.items.map((a) => a.delivery_id).sort()).toEqual([...ids].sort());
+      // A success in the batch makes the webhook healthy; its last error is the batch's latest failure.
+      let state = await get(w.id);
+      expect([state.failing_since, state.last_error]).toEqual([null, 'HTTP 503: latest']);
+
+      // A batch of failures only starts failing_since, and tells the deliverer (which checks it for auto-disable).
+      const more = randomUUID();
+      await ds.query(
+        `INSERT INTO deliveries (id, event_id, subscription_id, event_type, status, trigger, attempts, locked_by, locked_until)
+         VALUES ($1, $2, $3, 'batch.one', 'running', 'auto', 1, 'worker-1', now() + interval '1 minute')`,
+        [more, event, w.id],
+      );
+      const [failed] = await Promise.all([recorder.record(attempt(more, { error: 'timed out', httpStatus: null, errorKind: 'timeout' }))]);
+      state = await get(w.id);
+      expect(state.failing_since).not.toBeNull();
+      expect(failed.failingSince?.toISOString()).toBe(new Date(state.failing_since!).toISOString());
+      expect(state.last_error).toBe('timed out');
+      await t.request({ method: 'DELETE', url: `/api/webhooks/${w.id}`, token: admin });
     });
 
     it('retention deletes old attempts and events in batches, keeping events with pending deliveries', async () => {

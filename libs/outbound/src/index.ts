@@ -17,6 +17,7 @@ export * from './services/delivery-queue';
 export * from './services/event-types.service';
 export * from './services/events.service';
 export * from './services/subscriptions.service';
+export * from './services/attempt-recorder';
 export * from './services/deliverer';
 export * from './services/delivery-worker';
 export * from './services/deliveries.service';

@@ -8,6 +8,7 @@ import { Subscription } from './entities/subscription.entity';
 import { AddressGuard } from './net/address-guard';
 import { HttpSender } from './net/http-sender';
 import { DeliveriesService } from './services/deliveries.service';
+import { AttemptRecorder } from './services/attempt-recorder';
 import { Deliverer } from './services/deliverer';
 import { DeliveryQueue } from './services/delivery-queue';
 import { DeliveryWorker } from './services/delivery-worker';
@@ -41,6 +42,7 @@ export const OUTBOUND_ENTITIES = [EventType, OutboundEvent, Subscription, Delive
     EventTypesService,
     EventsService,
     SubscriptionsService,
+    AttemptRecorder,
     Deliverer,
     DeliveryWorker,
     DeliveriesService,

@@ -2,11 +2,12 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@hookhub/core';
-import { StoreRuntime, queryPrepared, rowsOf } from '@hookhub/store';
+import { rowsOf } from '@hookhub/store';
 import { formatBody } from '../delivery/body-format';
 import { type RetryDecision, retryDecision } from '../delivery/retry-policy';
 import { HttpSender, type SendResult } from '../net/http-sender';
 import { signatureHeaders } from '../signing/signing';
+import { AttemptRecorder } from './attempt-recorder';
 import type { ClaimedDelivery } from './delivery-queue';
 import { EventsService, HUB_PUBLISHER } from './events.service';
 import { type ActiveSubscription, SubscriptionsService } from './subscriptions.service';
@@ -26,33 +27,6 @@ export interface DeliveryOutcome {
   status: 'succeeded' | 'failed' | 'queued';
 }
 
-/**
- * Records one attempt: the delivery's new state (under the lease), the attempt row, and the webhook's health,
- * in one statement. The webhook row is only written on failures and, on success, when its health changes or
- * its `last_success_at` is more than a second old, so a busy webhook's row is not a point of contention.
- */
-const RECORD_SQL = `
-  WITH d AS (
-    UPDATE deliveries SET status = $3, run_at = coalesce($4, run_at), last_error = $5, last_status = $6,
-      locked_by = NULL, locked_until = NULL, updated_at = now(),
-      finished_at = CASE WHEN $3 IN ('succeeded', 'failed') THEN now() END
-    WHERE id = $1 AND locked_by = $2 AND status = 'running'
-    RETURNING id
-  ), a AS (
-    INSERT INTO delivery_attempts (id, delivery_id, event_id, subscription_id, event_type, attempt, trigger, url, request_headers,
-      status_code, success, response_headers, response_body, response_truncated, duration_ms, error, error_kind, next_attempt_at)
-    VALUES ($7, $1, $8, $9, $10, $11, $12, $13, $14, $6, $15, $16, $17, $18, $19, $5, $20, $4)
-  ), s AS (
-    UPDATE subscriptions SET
-      last_success_at = CASE WHEN $15 THEN now() ELSE last_success_at END,
-      failing_since = CASE WHEN $15 THEN NULL WHEN $21 THEN coalesce(failing_since, now()) ELSE failing_since END,
-      last_error = CASE WHEN $15 THEN last_error ELSE $5 END,
-      last_error_at = CASE WHEN $15 THEN last_error_at ELSE now() END
-    WHERE id = $9 AND (NOT $15 OR failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < now() - interval '1 second')
-    RETURNING failing_since
-  )
-  SELECT (SELECT count(*)::int FROM d) AS updated, (SELECT failing_since FROM s) AS failing_since`;
-
 function errorText(result: SendResult): string | null {
   if (result.ok) return null;
   if (result.status !== null) {
@@ -69,7 +43,7 @@ export class Deliverer {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly runtime: StoreRuntime,
+    private readonly recorder: AttemptRecorder,
     private readonly sender: HttpSender,
     private readonly subscriptions: SubscriptionsService,
     private readonly events: EventsService,
@@ -131,16 +105,18 @@ export class Deliverer {
     const status = result.ok ? 'succeeded' : nextAt ? 'queued' : 'failed';
     const error = errorText(result);
     const attemptId = randomUUID();
-    const [recorded] = await queryPrepared<{ updated: number; failing_since: Date | null }>(this.dataSource, this.runtime.isEmbedded, 'hookhub_delivery_record', RECORD_SQL, [
-      row.id, workerId, status, nextAt, error, result.status, attemptId, row.event_id, row.subscription_id, row.event_type, row.attempts,
-      row.trigger, sub.url, JSON.stringify(logged), result.ok, JSON.stringify(result.headers), result.body, result.bodyTruncated,
-      Math.round(result.durationMs), result.errorKind ?? (result.ok ? null : 'http'), options.health,
-    ]);
+    const recorded = await this.recorder.record({
+      deliveryId: row.id, workerId, status, nextAt, error, httpStatus: result.status, attemptId, eventId: row.event_id,
+      subscriptionId: row.subscription_id, eventType: row.event_type, attempt: row.attempts, trigger: row.trigger, url: sub.url,
+      requestHeaders: logged, success: result.ok, responseHeaders: result.headers, responseBody: result.body,
+      responseTruncated: result.bodyTruncated, durationMs: result.durationMs, errorKind: result.errorKind ?? (result.ok ? null : 'http'),
+      health: options.health,
+    });
     if (!options.health || result.ok) return { attemptId, status };
     if (decision?.action === 'disable') {
       await this.disable(sub.id, `the endpoint answered 410 Gone at ${new Date().toISOString()}`);
-    } else if (recorded?.failing_since) {
-      const since = new Date(recorded.failing_since);
+    } else if (recorded.failingSince) {
+      const since = recorded.failingSince;
       if (Date.now() - since.getTime() >= this.config.outbound.disableAfterSeconds * 1000) {
         await this.disable(sub.id, `every attempt failed since ${since.toISOString()} (${this.config.outbound.disableAfterSeconds} s or more); last error: ${error}`);
       }

@@ -21,29 +21,34 @@ export interface ClaimedDelivery extends ClaimedRow {
  * Claims due deliveries, oldest first, but never more for one subscription than its in-flight limit
  * (`max_in_flight`, else HOOKHUB_DELIVERY_SUBSCRIPTION_IN_FLIGHT) counting what every worker already has in
  * flight. Subscriptions at their limit are skipped, so a slow endpoint's backlog does not hold the queue.
+ *
+ * The candidates are chosen without locks and only the chosen rows are locked (`SKIP LOCKED`, with the
+ * due condition checked again on the row's latest version), so a claim for one slot locks one row, not
+ * the whole look-ahead window. A row another worker took in the meantime is skipped, not claimed twice.
  */
 const CLAIM_SQL = `
-  WITH busy AS (
-    SELECT r.subscription_id FROM deliveries r
+  WITH running AS (
+    SELECT r.subscription_id, count(*)::int AS n FROM deliveries r
     WHERE r.status = 'running' AND r.locked_until >= now()
     GROUP BY r.subscription_id
-    HAVING count(*) >= (SELECT coalesce(s.max_in_flight, $4) FROM subscriptions s WHERE s.id = r.subscription_id)
   ), due AS (
-    SELECT d.id, d.subscription_id, d.run_at, d.status = 'running' AS recovered
+    SELECT d.id, d.subscription_id, d.run_at
     FROM deliveries d
     WHERE ((d.status = 'queued' AND d.run_at <= now()) OR (d.status = 'running' AND d.locked_until < now()))
-      AND d.subscription_id NOT IN (SELECT subscription_id FROM busy)
+      AND d.subscription_id NOT IN (
+        SELECT r.subscription_id FROM running r JOIN subscriptions s ON s.id = r.subscription_id WHERE r.n >= coalesce(s.max_in_flight, $4))
     ORDER BY d.run_at, d.id
     LIMIT $5
-    FOR UPDATE OF d SKIP LOCKED
   ), ranked AS (
-    SELECT due.id, due.run_at, due.recovered,
+    SELECT due.id, due.run_at,
       row_number() OVER (PARTITION BY due.subscription_id ORDER BY due.run_at, due.id) AS n,
-      coalesce(s.max_in_flight, $4) - (SELECT count(*) FROM deliveries r
-        WHERE r.subscription_id = due.subscription_id AND r.status = 'running' AND r.locked_until >= now()) AS room
-    FROM due JOIN subscriptions s ON s.id = due.subscription_id
+      coalesce(s.max_in_flight, $4) - coalesce(r.n, 0) AS room
+    FROM due JOIN subscriptions s ON s.id = due.subscription_id LEFT JOIN running r ON r.subscription_id = due.subscription_id
   ), chosen AS (
-    SELECT id, recovered FROM ranked WHERE n <= room ORDER BY run_at, id LIMIT $1
+    SELECT d.id, d.status = 'running' AS recovered FROM deliveries d
+    WHERE d.id IN (SELECT id FROM ranked WHERE n <= room ORDER BY run_at, id LIMIT $1)
+      AND ((d.status = 'queued' AND d.run_at <= now()) OR (d.status = 'running' AND d.locked_until < now()))
+    FOR UPDATE OF d SKIP LOCKED
   )
   UPDATE deliveries t
   SET status = 'running', locked_by = $2, locked_until = now() + ($3::int * interval '1 millisecond'),

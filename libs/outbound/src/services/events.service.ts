@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager, type Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig, ErrorCode, HookhubError, type Page, compileCondition, createdBetween, isUuid, paginate } from '@hookhub/core';
+import { StoreRuntime, queryPrepared } from '@hookhub/store';
 import type { EventDetailDto, EventDto, ListEventsQueryDto, PublishEventDto, PublishedEventDto } from '../dto/events.dto';
 import type { DeliveryDto } from '../dto/webhooks.dto';
 import { Delivery, type DeliveryTrigger } from '../entities/delivery.entity';
@@ -63,7 +64,30 @@ export function eventBody(id: string, type: string, occurredAt: Date, dataJson: 
   return `{"id":${JSON.stringify(id)},"type":${JSON.stringify(type)},"timestamp":${JSON.stringify(occurredAt.toISOString())},"data":${dataJson}}`;
 }
 
-/** Publishing events: checks, idempotency, and fan-out to deliveries in the same transaction. */
+/**
+ * Stores an event and one delivery per matching enabled subscription in one statement, when no candidate
+ * has a payload filter (the usual case): one round trip, atomic without BEGIN/COMMIT. When a candidate has
+ * one, nothing is stored and the candidates come back, to be filtered here and stored by a second statement.
+ */
+const FAN_OUT_SQL = `
+  WITH c AS (
+    SELECT id, payload_filter, updated_at FROM subscriptions WHERE enabled AND event_filters && $9::text[]
+  ), plain AS (
+    SELECT NOT EXISTS (SELECT 1 FROM c WHERE payload_filter IS NOT NULL) AS ok
+  ), e AS (
+    INSERT INTO events (id, type, body, bytes, occurred_at, idempotency_key, published_by, delivery_count)
+    SELECT $1, $2, $3, $4, $5, $6, $7, (SELECT count(*) FROM c) FROM plain WHERE plain.ok
+    RETURNING id
+  ), d AS (
+    INSERT INTO deliveries (event_id, subscription_id, event_type, trigger) SELECT e.id, c.id, $2, $8 FROM e, c
+  )
+  SELECT p.ok AS stored, (SELECT count(*)::int FROM c) AS deliveries,
+    CASE WHEN p.ok THEN '[]'::json ELSE (SELECT json_agg(json_build_object('id', id, 'payload_filter', payload_filter, 'updated_at', updated_at)) FROM c) END AS candidates
+  FROM plain p`;
+
+type Query = (sql: string, params: unknown[]) => Promise<unknown>;
+
+/** Publishing events: checks, idempotency, and fan-out to deliveries in the same statement or transaction. */
 @Injectable()
 export class EventsService {
   private readonly events: Repository<OutboundEvent>;
@@ -72,6 +96,7 @@ export class EventsService {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly runtime: StoreRuntime,
     private readonly types: EventTypesService,
     readonly queue: DeliveryQueue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -97,9 +122,16 @@ export class EventsService {
     return this.publishNow(input);
   }
 
-  /** Publishes in a transaction of its own and wakes the delivery workers. */
+  /**
+   * Publishes and wakes the delivery workers. Without an idempotency key the event is stored by one
+   * statement (two when a payload filter must be checked, the second one storing everything), so no
+   * transaction is needed; with one, the key and the event are written in one transaction.
+   */
   async publishNow(input: EventInput): Promise<PublishedEventDto> {
-    const result = await this.dataSource.transaction((m) => this.publishWithin(m, input));
+    const result =
+      input.idempotencyKey === undefined
+        ? await this.publishWithin(this.dataSource.manager, input, (sql, params) => queryPrepared(this.dataSource, this.runtime.isEmbedded, 'hookhub_event_fan_out', sql, params))
+        : await this.dataSource.transaction((m) => this.publishWithin(m, input));
     if (result.deliveries > 0 && !result.duplicate) await this.queue.wake();
     return result;
   }
@@ -108,7 +140,7 @@ export class EventsService {
    * Stores an event and one delivery per matching enabled subscription inside the caller's transaction (so
    * Hookhub's own events commit with what caused them). Call {@link wake} after the commit.
    */
-  async publishWithin(m: EntityManager, input: EventInput): Promise<PublishedEventDto> {
+  async publishWithin(m: EntityManager, input: EventInput, fanOut: Query = (sql, params) => m.query(sql, params)): Promise<PublishedEventDto> {
     const dataJson = JSON.stringify(input.data);
     const bytes = Buffer.byteLength(dataJson);
     if (bytes > this.config.outbound.maxPayloadBytes) {
@@ -131,8 +163,16 @@ export class EventsService {
         if (first.length) return { id: first[0].id, type: first[0].type, deliveries: first[0].delivery_count, duplicate: true };
       }
     }
-    const targets = await this.matchingSubscriptions(m, input.type, input.data);
-    await this.insert(m, id, input, dataJson, bytes, targets, 'auto');
+    const occurredAt = input.occurredAt ?? new Date();
+    const [first] = (await fanOut(FAN_OUT_SQL, [
+      id, input.type, eventBody(id, input.type, occurredAt, dataJson), bytes, occurredAt, input.idempotencyKey ?? null, input.publishedBy, 'auto', filterCandidates(input.type),
+    ])) as Array<{ stored: boolean; deliveries: number; candidates: Array<{ id: string; payload_filter: unknown; updated_at: string }> }>;
+    if (first.stored) return { id, type: input.type, deliveries: first.deliveries, duplicate: false };
+    const ctx = { type: input.type, event: input.type, data: input.data };
+    const targets = first.candidates
+      .filter((c) => c.payload_filter === null || this.payloadFilter(c.id, new Date(c.updated_at), c.payload_filter)(ctx).matched)
+      .map((c) => c.id);
+    await this.insert(m, id, { ...input, occurredAt }, dataJson, bytes, targets, 'auto');
     return { id, type: input.type, deliveries: targets.length, duplicate: false };
   }
 
@@ -183,16 +223,6 @@ export class EventsService {
        SELECT e.id, s, $2, $10 FROM e, unnest($9::uuid[]) AS s`,
       [id, input.type, eventBody(id, input.type, occurredAt, dataJson), bytes, occurredAt, input.idempotencyKey ?? null, input.publishedBy, deliveryCount, targets, trigger],
     );
-  }
-
-  /** Enabled subscriptions whose event filters take `type` and whose payload filter (if any) matches. */
-  private async matchingSubscriptions(m: EntityManager, type: string, data: Record<string, unknown>): Promise<string[]> {
-    const rows = (await m.query(
-      `SELECT id, payload_filter, updated_at FROM subscriptions WHERE enabled AND event_filters && $1::text[]`,
-      [filterCandidates(type)],
-    )) as Array<{ id: string; payload_filter: unknown; updated_at: Date }>;
-    const ctx = { type, event: type, data };
-    return rows.filter((r) => r.payload_filter === null || this.payloadFilter(r.id, r.updated_at, r.payload_filter)(ctx).matched).map((r) => r.id);
   }
 
   private payloadFilter(id: string, updatedAt: Date, condition: unknown): (ctx: unknown) => { matched: boolean } {
