@@ -9,10 +9,12 @@
  */
 import { resolve } from 'node:path';
 import { inboundBench } from './inbound/inbound.bench';
+import { outboundBench } from './outbound/outbound.bench';
 import { type BenchContext, type BenchReport, formatReport } from './lib/report';
 
 const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchReport>> = {
   inbound: inboundBench,
+  outbound: outboundBench,
 };
 
 function num(name: string, fallback: number): number {

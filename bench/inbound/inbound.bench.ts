@@ -5,10 +5,9 @@
  * and commits a receipt and a task run before answering 202.
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Client } from 'pg';
+import { api, count, startHub } from '../lib/hub';
 import { type LoadResult, mergeResults, runLoad } from '../lib/load';
 import { PostgresCpuMeter, freePort, freshDatabase, processCpuSeconds, startNode } from '../lib/processes';
 import type { BenchContext, BenchReport } from '../lib/report';
@@ -55,25 +54,6 @@ function signed(path: string, n: number) {
   };
 }
 
-async function count(url: string, sql: string): Promise<number> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  const r = await c.query<{ n: string }>(sql);
-  await c.end();
-  return Number(r.rows[0].n);
-}
-
-async function api<T>(base: string, method: string, path: string, token: string | null, body?: unknown): Promise<T> {
-  const res = await fetch(base + path, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${path} gave ${res.status}: ${text}`);
-  return JSON.parse(text) as T;
-}
-
 const cpuOf = (pid: number) => ({ server: () => processCpuSeconds(pid), postgres: new PostgresCpuMeter() });
 
 /** A server under test, started and ready, with its own database. */
@@ -112,51 +92,20 @@ async function startBaseline(ctx: BenchContext): Promise<Target> {
   }
 }
 
-async function startHub(ctx: BenchContext): Promise<Target> {
-  const db = await freshDatabase(ctx.databaseUrl, 'hookhub_bench_hub');
-  const dataDir = mkdtempSync(join(tmpdir(), 'hookhub-bench-'));
-  const cleanup = async () => {
-    await db.drop();
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  const programs = join(dataDir, 'programs');
-  mkdirSync(programs);
-  writeFileSync(join(programs, 'deploy.sh'), '#!/bin/sh\necho "deploy $1 $2"\n');
-  chmodSync(join(programs, 'deploy.sh'), 0o755);
-  const port = await freePort();
-  const password = 'bench-' + randomBytes(12).toString('hex');
-  let hub: Awaited<ReturnType<typeof startNode>>;
+async function startInboundHub(ctx: BenchContext): Promise<Target> {
+  let programs = '';
+  const hub = await startHub(ctx, 'hub', {
+    // A receiver scaled apart from its workers: runs are queued, not executed, during the measurement.
+    HOOKHUB_RUN_WORKERS: 'false',
+  }, (dataDir) => {
+    programs = join(dataDir, 'programs');
+    mkdirSync(programs);
+    writeFileSync(join(programs, 'deploy.sh'), '#!/bin/sh\necho "deploy $1 $2"\n');
+    chmodSync(join(programs, 'deploy.sh'), 0o755);
+    return { HOOKHUB_PROGRAM_DIRS: programs };
+  });
+  const { token } = hub;
   try {
-    hub = await startNode(
-      resolve(ctx.distDir, 'apps/api/src/main.js'),
-      {
-        NODE_ENV: 'production',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        DATABASE_URL: db.url,
-        HOOKHUB_DATA_DIR: dataDir,
-        HOOKHUB_JWT_SECRET: randomBytes(48).toString('base64'),
-        HOOKHUB_MASTER_KEY: randomBytes(32).toString('base64'),
-        HOOKHUB_ADMIN_PASSWORD: password,
-        HOOKHUB_PROGRAM_DIRS: programs,
-        // A receiver scaled apart from its workers: runs are queued, not executed, during the measurement.
-        HOOKHUB_RUN_WORKERS: 'false',
-        ...ctx.hubEnv,
-      },
-      port,
-      '/health/ready',
-      ctx.hubNodeArgs,
-    );
-  } catch (err) {
-    await cleanup();
-    throw err;
-  }
-  const stop = async () => {
-    await hub.stop();
-    await cleanup();
-  };
-  try {
-    const { access_token: token } = await api<{ access_token: string }>(hub.url, 'POST', '/api/auth/login', null, { username: 'admin', password });
     const program = await api<{ id: string }>(hub.url, 'POST', '/api/programs', token, { name: 'deploy', command: join(programs, 'deploy.sh') });
     const source = await api<{ id: string; slug: string }>(hub.url, 'POST', '/api/sources', token, {
       slug: 'github',
@@ -182,16 +131,16 @@ async function startHub(ctx: BenchContext): Promise<Target> {
       name: 'hookhub: /hooks/{slug}, receipt + task run per trigger',
       path: `/hooks/${source.slug}`,
       url: hub.url,
-      pid: hub.child.pid!,
+      pid: hub.pid,
       written: async (accepted) => {
-        const receipts = await count(db.url, `SELECT count(*) AS n FROM receipts WHERE verdict = 'accepted'`);
-        const runs = await count(db.url, `SELECT count(*) AS n FROM task_runs WHERE receipt_id IS NOT NULL`);
+        const receipts = await count(hub.databaseUrl, `SELECT count(*) AS n FROM receipts WHERE verdict = 'accepted'`);
+        const runs = await count(hub.databaseUrl, `SELECT count(*) AS n FROM task_runs WHERE receipt_id IS NOT NULL`);
         return { label: `${receipts} receipts, ${runs} runs`, complete: receipts >= accepted && runs >= accepted };
       },
-      stop,
+      stop: hub.stop,
     };
   } catch (err) {
-    await stop();
+    await hub.stop();
     throw err;
   }
 }
@@ -204,7 +153,7 @@ export async function inboundBench(ctx: BenchContext): Promise<BenchReport> {
   const targets: Target[] = [];
   try {
     targets.push(await startBaseline(ctx));
-    targets.push(await startHub(ctx));
+    targets.push(await startInboundHub(ctx));
     const rounds: LoadResult[][] = targets.map(() => []);
     for (let round = 0; round < ctx.rounds; round++) {
       for (const [i, target] of targets.entries()) {

@@ -62,7 +62,7 @@ function send(agent: Agent, base: URL, req: LoadRequest): Promise<{ status: numb
   });
 }
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }

@@ -30,10 +30,20 @@ export interface BenchCheck {
   met: boolean;
 }
 
+export interface BenchTable {
+  head: string[];
+  rows: string[][];
+}
+
 export interface BenchReport {
   title: string;
+  /** Closed-loop load results, one per system (the inbound benchmark's shape). */
   rows: BenchRow[];
+  /** Other results, printed as they are. */
+  tables?: BenchTable[];
   checks: BenchCheck[];
+  /** Lines printed under the tables (unexpected answers and the like). */
+  notes?: string[];
 }
 
 function table(head: string[], rows: string[][]): string {
@@ -42,11 +52,11 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), '|' + widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + 1) + (i === 0 ? '' : ':')).join('|') + '|', ...rows.map(line)].join('\n');
 }
 
-const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+export const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 
 /** Prints a report as Markdown tables (ready to paste into the README). */
 export function formatReport(report: BenchReport): string {
-  const results = table(
+  const results = report.rows.length === 0 ? [] : [table(
     ['system', 'accepted/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'server CPU ms/req', 'Postgres CPU ms/req', 'written'],
     report.rows.map((r) => [
       r.name,
@@ -59,11 +69,12 @@ export function formatReport(report: BenchReport): string {
       r.result.postgresCpuMs.toFixed(3),
       r.written,
     ]),
-  );
+  ), ''];
   const checks = table(
     ['check', 'value', 'target', 'result'],
     report.checks.map((c) => [c.name, c.value.toFixed(2), c.target, c.met ? 'met' : c.pass ? 'above floor' : 'FAILED']),
   );
-  const samples = report.rows.flatMap((r) => r.result.samples.map((s) => `  ${r.name}: ${s}`));
-  return [`### ${report.title}`, '', results, '', checks, ...(samples.length ? ['', 'unexpected answers:', ...samples] : [])].join('\n');
+  const tables = (report.tables ?? []).flatMap((t) => [table(t.head, t.rows), '']);
+  const samples = [...report.rows.flatMap((r) => r.result.samples.map((s) => `  ${r.name}: ${s}`)), ...(report.notes ?? []).map((n) => `  ${n}`)];
+  return [`### ${report.title}`, '', ...results, ...tables, checks, ...(samples.length ? ['', 'unexpected answers:', ...samples] : [])].join('\n');
 }
