@@ -1,0 +1,118 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type TestApp, bootApp } from './helpers/app';
+import { usingRealPostgres } from './helpers/database';
+import { Receiver, eventually } from './helpers/receiver';
+
+const ROOT = process.cwd();
+/** The worker is built from the current sources into a cache of its own (never the project's dist/). */
+const BUILD_DIR = join(ROOT, 'node_modules/.cache/hookhub-worker-build');
+
+function buildWorker(): string {
+  mkdirSync(BUILD_DIR, { recursive: true });
+  writeFileSync(join(BUILD_DIR, 'tsconfig.json'), JSON.stringify({ extends: '../../../tsconfig.build.json', compilerOptions: { outDir: './out' } }));
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'), 'build', 'api', '--path', 'node_modules/.cache/hookhub-worker-build/tsconfig.json'], {
+    cwd: ROOT,
+    stdio: 'pipe',
+  });
+  return join(BUILD_DIR, 'out/apps/worker/src/main.js');
+}
+
+interface Delivery {
+  id: string;
+  event_id: string;
+  status: string;
+  attempts: number;
+}
+
+/**
+ * A worker process is killed (SIGKILL, no shutdown hook runs) while its deliveries are in flight; another
+ * worker process sends them again once their leases run out. Both are the built `apps/worker`, sharing a real
+ * Postgres with an API that runs no workers. The embedded store serves one process, so this needs a server.
+ */
+(usingRealPostgres() ? describe : describe.skip)('a delivery worker killed mid-delivery (e2e, worker processes)', () => {
+  let t: TestApp;
+  let admin: string;
+  let workerMain: string;
+  const children: ChildProcess[] = [];
+
+  const startWorker = async (): Promise<ChildProcess> => {
+    const child = spawn(process.execPath, [workerMain], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        ...t.env,
+        HOOKHUB_DELIVERY_LEASE_MS: '1500',
+        HOOKHUB_QUEUE_POLL_MS: '100',
+        HOOKHUB_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let output = '';
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    // Ready once its delivery worker has claimed something or polled; the exit check catches a bad start.
+    await new Promise((r) => setTimeout(r, 300));
+    if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}: ${output}`);
+    return child;
+  };
+
+  beforeAll(async () => {
+    workerMain = buildWorker();
+    t = await bootApp({ HOOKHUB_RUN_WORKERS: 'false', HOOKHUB_OUTBOUND_ALLOW: '127.0.0.1/32', HOOKHUB_RETRY_SCHEDULE: '30' });
+    admin = await t.login();
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await t?.close();
+  });
+
+  it('sends the killed worker\'s deliveries again after their leases, with the same webhook-id, each once more', async () => {
+    // Every request hangs until the worker holding it is gone; after that the receiver answers 200.
+    let killed = false;
+    const receiver = await Receiver.start(() => (killed ? { status: 200 } : { hang: true }));
+    try {
+      const w = await t.request<{ id: string }>({ method: 'POST', url: '/api/webhooks', token: admin, body: { url: receiver.url, events: ['crash.*'], timeout_ms: 60_000 } });
+      expect(w.statusCode).toBe(201);
+      const events: string[] = [];
+      for (const n of [1, 2, 3]) {
+        const res = await t.request<{ id: string; deliveries: number }>({ method: 'POST', url: '/api/events', token: admin, body: { type: 'crash.test', data: { n } } });
+        expect(res.json.deliveries).toBe(1);
+        events.push(res.json.id);
+      }
+      // The API runs no workers: nothing is sent until a worker process starts.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(receiver.received).toHaveLength(0);
+
+      const first = await startWorker();
+      await receiver.waitFor(3);
+      const deliveries = async () => (await t.request<{ items: Delivery[] }>({ url: `/api/webhooks/${w.json.id}/deliveries`, token: admin })).json.items;
+      expect((await deliveries()).map((d) => d.status)).toEqual(['running', 'running', 'running']);
+      const exited = once(first, 'exit');
+      first.kill('SIGKILL');
+      await exited;
+      killed = true;
+
+      await startWorker();
+      await receiver.waitFor(6);
+      const done = await eventually(async () => {
+        const list = await deliveries();
+        return list.every((d) => d.status === 'succeeded') ? list : undefined;
+      }, 15_000);
+      expect(done.map((d) => d.attempts)).toEqual([2, 2, 2]);
+      // Each event was sent twice (once to the dead worker's hanging request), with the same webhook-id.
+      const ids = receiver.received.map((r) => String(r.headers['webhook-id']));
+      expect([...ids].sort()).toEqual([...events, ...events].sort());
+      expect(receiver.received.slice(3).map((r) => r.headers['x-hookhub-attempt'])).toEqual(['2', '2', '2']);
+      // Only the second attempts are logged: the killed worker never recorded an outcome.
+      const logs = await t.request<{ items: Array<{ attempt: number; success: boolean }>; total: number }>({ url: `/api/webhooks/${w.json.id}/logs`, token: admin });
+      expect(logs.json.total).toBe(3);
+      expect(logs.json.items.every((a) => a.attempt === 2 && a.success)).toBe(true);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
