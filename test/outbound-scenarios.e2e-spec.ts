@@ -151,7 +151,11 @@ describe('outbound scenarios', () => {
     });
 
     it('6. shows the logs (also the last 24 h across all webhooks) and the stats', async () => {
-      const logs = await t.request<{ items: Array<{ event_type: string; success: boolean; status_code: number }>; total: number }>({ url: `/api/webhooks/${webhookId}/logs?limit=50`, token });
+      // Attempts are logged when their batch commits, just after the receiver answered.
+      const logs = await eventually(async () => {
+        const res = await t.request<{ items: Array<{ event_type: string; success: boolean; status_code: number }>; total: number }>({ url: `/api/webhooks/${webhookId}/logs?limit=50`, token });
+        return res.json.total >= 3 ? res : undefined;
+      }, 10_000, 'three logged attempts');
       expect(logs.statusCode).toBe(200);
       expect(logs.json.total).toBe(3);
       expect(logs.json.items.every((a) => a.success && a.status_code === 200)).toBe(true);

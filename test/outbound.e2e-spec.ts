@@ -322,7 +322,8 @@ describe('outbound webhooks (e2e)', () => {
       expect([ghReq.headers['x-forge-event'], ghReq.headers['x-forge-delivery']]).toEqual(['fmt.changed', id]);
       expect(hexReq.headers['x-atlas-signature']).toBe(createHmac('sha256', hex.secret).update(hexReq.raw).digest('hex'));
       expect([hexReq.headers['x-atlas-event'], hexReq.headers['x-tenant'], hexReq.headers.authorization]).toEqual(['fmt.changed', 'acme', 'Bearer t0ken']);
-      const [logged] = (await logs(hex.id)).items as unknown as Array<{ request_headers: Record<string, string> }>;
+      // The attempt is logged once its batch commits, just after the receiver answered.
+      const [logged] = (await eventually(async () => ((await logs(hex.id)).total ? logs(hex.id) : undefined))).items as unknown as Array<{ request_headers: Record<string, string> }>;
       expect(logged.request_headers).toMatchObject({ 'X-Tenant': 'acme', Authorization: '[redacted]', 'X-ATLAS-Signature': '[redacted]' });
     });
 
