@@ -2,6 +2,8 @@ import { EventFilter, eventFilterProblem } from './delivery/event-filter';
 import { customHeaderProblems } from './delivery/custom-headers';
 import { SubscriptionLimiter } from './delivery/subscription-limiter';
 import { formatBody, pythonSortedJson } from './delivery/body-format';
+import type { DataSource } from 'typeorm';
+import { EventTypesService } from './services/event-types.service';
 import { eventBody } from './services/events.service';
 import { filterCandidates } from './services/subscriptions.service';
 
@@ -101,5 +103,45 @@ describe('filterCandidates', () => {
 
   it('agrees with EventFilter on every filter it produces', () => {
     for (const f of filterCandidates('a.b.c')) expect(new EventFilter([f]).matches('a.b.c')).toBe(true);
+  });
+});
+
+describe('EventTypesService.publishRules', () => {
+  /** A repository whose lookups wait for `release` and count themselves. */
+  function fakeTypes(result: () => Promise<unknown>) {
+    let lookups = 0;
+    const qb = { where: () => qb, getOne: () => (lookups++, result()) };
+    const dataSource = { getRepository: () => ({ createQueryBuilder: () => qb }) } as unknown as DataSource;
+    return { service: new EventTypesService(dataSource), lookups: () => lookups };
+  }
+
+  it('looks a type up once for all the publishes that arrive while the lookup runs, and caches the answer', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { service, lookups } = fakeTypes(async () => {
+      await gate;
+      return { archived: false, schema: { type: 'object', required: ['id'] } };
+    });
+    const pending = Array.from({ length: 10 }, () => service.publishRules('Order.Created'));
+    release();
+    const rules = await Promise.all(pending);
+    expect(lookups()).toBe(1);
+    expect(new Set(rules).size).toBe(1);
+    expect(rules[0]?.validate?.({})).toBe(false);
+    expect(rules[0]?.validate?.({ id: 1 })).toBe(true);
+    await service.publishRules('order.created');
+    expect(lookups()).toBe(1);
+  });
+
+  it('does not keep a failed lookup: the next publish asks again', async () => {
+    let fail = true;
+    const { service, lookups } = fakeTypes(async () => {
+      if (fail) throw new Error('connection lost');
+      return null;
+    });
+    await expect(service.publishRules('x.y')).rejects.toThrow('connection lost');
+    fail = false;
+    await expect(service.publishRules('x.y')).resolves.toBeNull();
+    expect(lookups()).toBe(2);
   });
 });

@@ -48,7 +48,7 @@ export class EventTypesService implements OnApplicationBootstrap {
   private readonly types: Repository<EventType>;
   /** Compiled schemas by their JSON text; each gets its own Ajv, so `$id`s of two versions cannot clash. */
   private readonly validators = new Map<string, ValidateFunction>();
-  private readonly rules = new Map<string, { at: number; rules: PublishRules | null }>();
+  private readonly rules = new Map<string, { at: number; rules: Promise<PublishRules | null> }>();
 
   constructor(private readonly dataSource: DataSource) {
     this.types = dataSource.getRepository(EventType);
@@ -113,10 +113,18 @@ export class EventTypesService implements OnApplicationBootstrap {
     const key = name.toLowerCase();
     const hit = this.rules.get(key);
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.rules;
-    const type = await this.types.createQueryBuilder('t').where('lower(t.name) = :key', { key }).getOne();
-    const rules = type ? { archived: type.archived, validate: type.schema ? this.validator(type.schema) : null } : null;
+    // One lookup however many publishes of the type arrive while it runs (a busy type's entry expires under load).
+    const rules = this.types
+      .createQueryBuilder('t')
+      .where('lower(t.name) = :key', { key })
+      .getOne()
+      .then((type) => (type ? { archived: type.archived, validate: type.schema ? this.validator(type.schema) : null } : null));
     if (this.rules.size > 1000) this.rules.clear();
-    this.rules.set(key, { at: Date.now(), rules });
+    const entry = { at: Date.now(), rules };
+    this.rules.set(key, entry);
+    rules.catch(() => {
+      if (this.rules.get(key) === entry) this.rules.delete(key);
+    });
     return rules;
   }
 
