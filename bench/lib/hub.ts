@@ -37,6 +37,8 @@ export interface Hub {
   databaseUrl: string;
   dataDir: string;
   token: string;
+  /** The environment it runs with (its secrets and database), for a worker process to share. */
+  env: Record<string, string>;
   stop: () => Promise<void>;
 }
 
@@ -55,26 +57,19 @@ export async function startHub(ctx: BenchContext, name: string, env: Record<stri
   const port = await freePort();
   const password = 'bench-' + randomBytes(12).toString('hex');
   let hub: Awaited<ReturnType<typeof startNode>>;
+  const hubEnv: Record<string, string> = {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: db.url,
+    HOOKHUB_DATA_DIR: dataDir,
+    HOOKHUB_JWT_SECRET: randomBytes(48).toString('base64'),
+    HOOKHUB_MASTER_KEY: randomBytes(32).toString('base64'),
+    HOOKHUB_ADMIN_PASSWORD: password,
+  };
   try {
-    hub = await startNode(
-      resolve(ctx.distDir, 'apps/api/src/main.js'),
-      {
-        NODE_ENV: 'production',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        DATABASE_URL: db.url,
-        HOOKHUB_DATA_DIR: dataDir,
-        HOOKHUB_JWT_SECRET: randomBytes(48).toString('base64'),
-        HOOKHUB_MASTER_KEY: randomBytes(32).toString('base64'),
-        HOOKHUB_ADMIN_PASSWORD: password,
-        ...prepare?.(dataDir),
-        ...env,
-        ...ctx.hubEnv,
-      },
-      port,
-      '/health/ready',
-      ctx.hubNodeArgs,
-    );
+    Object.assign(hubEnv, prepare?.(dataDir), env, ctx.hubEnv);
+    hub = await startNode(resolve(ctx.distDir, 'apps/api/src/main.js'), hubEnv, port, '/health/ready', ctx.hubNodeArgs);
   } catch (err) {
     await cleanup();
     throw err;
@@ -85,7 +80,7 @@ export async function startHub(ctx: BenchContext, name: string, env: Record<stri
   };
   try {
     const { access_token: token } = await api<{ access_token: string }>(hub.url, 'POST', '/api/auth/login', null, { username: 'admin', password });
-    return { url: hub.url, pid: hub.child.pid!, databaseUrl: db.url, dataDir, token, stop };
+    return { url: hub.url, pid: hub.child.pid!, databaseUrl: db.url, dataDir, token, env: hubEnv, stop };
   } catch (err) {
     await stop();
     throw err;
