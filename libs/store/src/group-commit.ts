@@ -36,7 +36,7 @@ export class GroupCommit<T, R> {
     });
   }
 
-  /** Items waiting or being written. */
+  /** Items waiting for a batch (not counting those being written). */
   get pending(): number {
     return this.queue.length;
   }

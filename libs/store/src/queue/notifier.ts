@@ -43,6 +43,9 @@ export class PostgresNotifier extends QueueNotifier {
   private stopped = false;
   private reconnectTimer?: NodeJS.Timeout;
   private reconnectDelayMs = 500;
+  /** Per queue: the NOTIFY on its way, and the one that will follow it. */
+  private readonly sending = new Map<string, Promise<void>>();
+  private readonly following = new Map<string, Promise<void>>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -62,9 +65,6 @@ export class PostgresNotifier extends QueueNotifier {
     this.events.emit(queue);
     return this.send(queue);
   }
-
-  private readonly sending = new Map<string, Promise<void>>();
-  private readonly following = new Map<string, Promise<void>>();
 
   private send(queue: string): Promise<void> {
     const following = this.following.get(queue);
