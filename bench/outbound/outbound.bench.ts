@@ -412,7 +412,6 @@ export async function outboundBench(ctx: BenchContext): Promise<BenchReport> {
     const baseSide = baselineSender(receiver, Math.min(HUB_CONCURRENCY, LOAD_WEBHOOKS * HUB_IN_FLIGHT));
     const fanBase = baselineSender(receiver, HUB_CONCURRENCY);
     stops.push(hubSide.close, baseSide.close, fanBase.close);
-    const systems: [Sender, Sender][] = [[hubSide, baseSide]];
 
     const load = (events: number): Job => ({ type: 'bench.load', data: Array.from({ length: events }, (_, i) => resourceChange(i)), paths: loadPaths, concurrency: PUBLISHERS });
     const fan: Job = { type: 'bench.fanout', data: [resourceChange(0)], paths: fanPaths, concurrency: 1 };
@@ -420,10 +419,8 @@ export async function outboundBench(ctx: BenchContext): Promise<BenchReport> {
     const latency: Job = { type: 'bench.latency', data: Array.from({ length: latencyEvents }, (_, i) => resourceChange(i)), paths: ['/latency'], concurrency: 1, ratePerSecond: LATENCY_RATE };
 
     // Warm-up (JIT, pools, caches), not counted.
-    for (const [hubS, baseS] of systems) {
-      await measure(hubS, receiver, load(200));
-      await measure(baseS, receiver, load(200));
-    }
+    await measure(hubSide, receiver, load(200));
+    await measure(baseSide, receiver, load(200));
     const runs = { hubLoad: [] as Run[], baseLoad: [] as Run[], hubDrain: [] as Run[], hubFan: [] as Run[], baseFan: [] as Run[], hubLatency: [] as Run[], baseLatency: [] as Run[] };
     for (let round = 0; round < ctx.rounds; round++) {
       runs.hubLoad.push(await measure(hubSide, receiver, load(LOAD_EVENTS)));
