@@ -240,6 +240,27 @@ describe('outbound webhooks (e2e)', () => {
       expect(badRange.statusCode).toBe(400);
     });
 
+    it('a retry of a webhook disabled by hand fails when it comes due, without a request; recover sends it after re-enabling', async () => {
+      const r = await receiver((n) => (n === 1 ? { status: 500 } : { status: 200 }));
+      const w = await webhook({ url: r.url, events: ['paused.*'], retry_schedule: [1.5] });
+      await publish('paused.one');
+      await r.waitFor(1);
+      const off = await t.request<{ enabled: boolean }>({ method: 'POST', url: `/api/webhooks/${w.id}/toggle`, token: admin });
+      expect(off.json.enabled).toBe(false);
+      const [failed] = await eventually(async () => {
+        const list = await deliveries(w.id);
+        return list[0]?.status === 'failed' ? list : undefined;
+      }, 10_000);
+      expect(failed.last_error).toBe('the webhook is disabled');
+      expect(r.received).toHaveLength(1);
+      expect((await logs(w.id)).total).toBe(1);
+      await t.request({ method: 'POST', url: `/api/webhooks/${w.id}/toggle`, token: admin });
+      const recovered = await t.request<{ requeued: number }>({ method: 'POST', url: `/api/webhooks/${w.id}/recover`, token: admin, body: { from: new Date(Date.now() - 3600_000).toISOString() } });
+      expect(recovered.json.requeued).toBe(1);
+      await r.waitFor(2);
+      expect(r.received[1].headers['webhook-id']).toBe(r.received[0].headers['webhook-id']);
+    });
+
     it('honours Retry-After, and waits at least 60 s after a 429 or a timeout', async () => {
       const r = await receiver((n) => (n === 1 ? { status: 503, headers: { 'retry-after': '2' } } : { status: 200 }));
       const w = await webhook({ url: r.url, events: ['later.*'] });

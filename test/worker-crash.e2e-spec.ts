@@ -53,7 +53,7 @@ interface Delivery {
     let output = '';
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-    // Ready once its delivery worker has claimed something or polled; the exit check catches a bad start.
+    // A worker that cannot start (bad config, no database) exits at once: fail here rather than time out later.
     await new Promise((r) => setTimeout(r, 300));
     if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}: ${output}`);
     return child;

@@ -8,7 +8,7 @@ import { type RetryDecision, retryDecision } from '../delivery/retry-policy';
 import { HttpSender, type SendResult } from '../net/http-sender';
 import { signatureHeaders } from '../signing/signing';
 import { AttemptRecorder } from './attempt-recorder';
-import type { ClaimedDelivery } from './delivery-queue';
+import { type ClaimedDelivery, DeliveryQueue } from './delivery-queue';
 import { EventsService, HUB_PUBLISHER } from './events.service';
 import { type ActiveSubscription, SubscriptionsService } from './subscriptions.service';
 
@@ -44,6 +44,7 @@ export class Deliverer {
   constructor(
     private readonly dataSource: DataSource,
     private readonly recorder: AttemptRecorder,
+    private readonly queue: DeliveryQueue,
     private readonly sender: HttpSender,
     private readonly subscriptions: SubscriptionsService,
     private readonly events: EventsService,
@@ -83,7 +84,7 @@ export class Deliverer {
     if (!active) return { attemptId: null, status: 'failed' };
     const sub = active.subscription;
     if (!sub.enabled && options.health) {
-      await this.giveUp(row, workerId, `the webhook is disabled${sub.disabledReason ? `: ${sub.disabledReason}` : ''}`);
+      await this.queue.fail(row.id, workerId, `the webhook is disabled${sub.disabledReason ? `: ${sub.disabledReason}` : ''}`, 'failed');
       return { attemptId: null, status: 'failed' };
     }
     const attempt = row.attempts - row.retry_base;
@@ -122,15 +123,6 @@ export class Deliverer {
       }
     }
     return { attemptId, status };
-  }
-
-  /** Fails a claimed delivery without sending it. */
-  async giveUp(row: ClaimedDelivery, workerId: string, reason: string): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE deliveries SET status = 'failed', last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = now(), finished_at = now()
-       WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
-      [row.id, workerId, reason],
-    );
   }
 
   /**

@@ -49,16 +49,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const active = await this.subscriptions.active(row.subscription_id, row.subscription_updated_at);
     const perSecond = active?.subscription.maxPerSecond ?? null;
     if (perSecond !== null) {
-      const admitted = this.limiter.tryStart(row.subscription_id, { maxInFlight: null, maxPerSecond: perSecond });
+      const admitted = this.limiter.tryStart(row.subscription_id, perSecond);
       if (!admitted.ok) {
         await this.queue.release(row.id, workerId, admitted.waitMs);
         return;
       }
     }
-    try {
-      await this.deliverer.deliver(row, workerId, { health: true, retry: true }, active);
-    } finally {
-      if (perSecond !== null) this.limiter.finish(row.subscription_id);
-    }
+    await this.deliverer.deliver(row, workerId, { health: true, retry: true }, active);
   }
 }
