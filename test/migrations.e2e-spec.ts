@@ -36,6 +36,11 @@ onPostgres('migrations under the advisory lock (Postgres)', () => {
     try {
       const table = async (name: string) => ((await store.dataSource.query(`SELECT to_regclass($1) AS t`, [`public.${name}`])) as Array<{ t: string | null }>)[0].t;
       // Each migration's down removes what its up created, newest first.
+      const column = async (tableName: string, name: string) =>
+        ((await store.dataSource.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = $1 AND column_name = $2`, [tableName, name])) as Array<{ n: number }>)[0].n;
+      expect(await column('sources', 'dedup')).toBe(1);
+      await store.dataSource.undoLastMigration();
+      expect([await column('sources', 'dedup'), await column('programs', 'env_sealed'), await column('subscriptions', 'headers_sealed')]).toEqual([0, 0, 0]);
       for (const [name, removed] of [['outbound', 'deliveries'], ['inbound and tasks', 'sources'], ['foundation', 'users']]) {
         expect([name, await table(removed)]).toEqual([name, removed]);
         await store.dataSource.undoLastMigration();

@@ -46,7 +46,7 @@ describe('ReceiptWriter', () => {
   const deduped = (deliveryId: string, r = receipt({ delivery_id: deliveryId })): ReceiptWrite => ({
     receipt: r,
     runs: [],
-    dedup: { sourceId, deliveryId, windowSeconds: 60 },
+    dedup: { sourceId, key: deliveryId, windowSeconds: 60 },
   });
   const stored = async (id: string) =>
     ((await dataSource.query(`SELECT verdict, status_code, duplicate_of FROM receipts WHERE id = $1`, [id])) as Array<{ verdict: string; status_code: number; duplicate_of: string | null }>)[0];

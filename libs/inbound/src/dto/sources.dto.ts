@@ -5,7 +5,7 @@ import {
 } from 'class-validator';
 import { PageOf, PageQueryDto } from '@hookhub/core';
 import { VERIFICATION_SCHEMES, type VerificationScheme } from '../verifiers';
-import type { Dispatch, MatchMode, ResponseMode } from '../entities/source.entity';
+import type { DedupMode, Dispatch, MatchMode, ResponseMode } from '../entities/source.entity';
 
 export class VerificationOptionsDto {
   /** hmac / token: header carrying the signature or token. @example "X-Signature" */
@@ -88,15 +88,25 @@ export class CreateSourceDto {
   @IsOptional() @IsInt() @Min(1) @Max(86_400)
   replay_window_seconds?: number;
 
-  /** Seconds a delivery id is remembered (default 86400; 0 turns de-duplication off). */
+  /** Seconds a delivery id (or body digest) is remembered (default 86400; 0 turns de-duplication off). */
   @IsOptional() @IsInt() @Min(0) @Max(30 * 86_400)
   dedup_window_seconds?: number;
+
+  /**
+   * What makes a request a duplicate (answered 200 with the original receipt, nothing run again):
+   * `delivery_id` (default: the scheme's delivery id, `dedup_header` or `dedup_field`), or `body`: the same
+   * body bytes within `dedup_window_seconds`. `hmac`, `token` and `basic` carry no timestamp or delivery id,
+   * so without `body` an intercepted request can be replayed.
+   */
+  @ApiPropertyOptional({ enum: ['delivery_id', 'body'], example: 'delivery_id' })
+  @IsOptional() @IsIn(['delivery_id', 'body'])
+  dedup?: DedupMode;
 
   /** Header holding the delivery id (default: the scheme's, e.g. X-GitHub-Delivery, webhook-id). @example "X-Request-Id" */
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9-]{1,100}$/)
   dedup_header?: string | null;
 
-  /** Or a body path holding it. @example "body.id" */
+  /** Or a body path holding it (it starts with `body.`). @example "body.id" */
   @IsOptional() @IsString() @MaxLength(256)
   dedup_field?: string | null;
 
@@ -104,7 +114,7 @@ export class CreateSourceDto {
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9-]{1,100}$/)
   event_header?: string | null;
 
-  /** Or a body path naming it. @example "body.type" */
+  /** Or a body path naming it (it starts with `body.`). @example "body.type" */
   @IsOptional() @IsString() @MaxLength(256)
   event_field?: string | null;
 
@@ -167,6 +177,7 @@ export class SourceDto {
   content_types!: string[];
   replay_window_seconds!: number;
   dedup_window_seconds!: number;
+  @ApiProperty({ enum: ['delivery_id', 'body'] }) dedup!: DedupMode;
   @ApiPropertyOptional({ type: String, nullable: true }) dedup_header!: string | null;
   @ApiPropertyOptional({ type: String, nullable: true }) dedup_field!: string | null;
   @ApiPropertyOptional({ type: String, nullable: true }) event_header!: string | null;

@@ -4,6 +4,8 @@ import type { VerificationOptions, VerificationScheme } from '../verifiers';
 export type ResponseMode = 'async' | 'sync';
 export type MatchMode = 'first' | 'all';
 export type Dispatch = 'rules' | 'by_id';
+/** What makes a request a duplicate: its delivery id (header, body field or scheme), or its body's digest. */
+export type DedupMode = 'delivery_id' | 'body';
 
 /** Where triggers come from, how they are verified and guarded, and how they are answered. */
 @Entity({ name: 'sources' })
@@ -26,6 +28,7 @@ export class Source {
   @Column({ name: 'content_types', type: 'text', array: true, default: () => "'{application/json}'" }) contentTypes!: string[];
   @Column({ name: 'replay_window_seconds', type: 'int', default: 300 }) replayWindowSeconds!: number;
   @Column({ name: 'dedup_window_seconds', type: 'int', default: 86400 }) dedupWindowSeconds!: number;
+  @Column({ type: 'text', default: 'delivery_id' }) dedup!: DedupMode;
   @Column({ name: 'dedup_header', type: 'text', nullable: true }) dedupHeader!: string | null;
   @Column({ name: 'dedup_field', type: 'text', nullable: true }) dedupField!: string | null;
   @Column({ name: 'event_header', type: 'text', nullable: true }) eventHeader!: string | null;

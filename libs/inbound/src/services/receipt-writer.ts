@@ -30,8 +30,8 @@ export interface ReceiptRow {
 export interface ReceiptWrite {
   receipt: ReceiptRow;
   runs: PreparedRun[];
-  /** De-duplicate on this delivery id within the window. */
-  dedup?: { sourceId: string; deliveryId: string; windowSeconds: number };
+  /** De-duplicate on this key (a delivery id, a body digest or a replay key) within the window. */
+  dedup?: { sourceId: string; key: string; windowSeconds: number } | null;
 }
 
 /** The earlier receipt a duplicate delivery points to. */
@@ -135,11 +135,11 @@ export class ReceiptWriter {
     const copies: Array<[copy: number, first: number]> = [];
     const rows = items.map((item, i) => {
       if (!item.dedup) return { i, r: item.receipt, runs: item.runs, d: null };
-      const key = `${item.dedup.sourceId}\u0000${item.dedup.deliveryId}`;
+      const key = `${item.dedup.sourceId}\u0000${item.dedup.key}`;
       const first = firstByKey.get(key);
       if (first === undefined) {
         firstByKey.set(key, i);
-        return { i, r: item.receipt, runs: item.runs, d: { source_id: item.dedup.sourceId, delivery_id: item.dedup.deliveryId, window_seconds: item.dedup.windowSeconds } };
+        return { i, r: item.receipt, runs: item.runs, d: { source_id: item.dedup.sourceId, delivery_id: item.dedup.key, window_seconds: item.dedup.windowSeconds } };
       }
       copies.push([i, first]);
       const original = items[first].receipt;
@@ -177,7 +177,7 @@ export class ReceiptWriter {
          JOIN receipts r ON r.id = d.receipt_id
        ), u AS (UPDATE receipts SET duplicate_of = o.receipt_id FROM o WHERE receipts.id = o.id)
        SELECT i, receipt_id, task_ids, matched, status_code FROM o`,
-      [JSON.stringify(raced.map((i) => ({ i, id: items[i].receipt.id, source_id: items[i].dedup!.sourceId, delivery_id: items[i].dedup!.deliveryId })))],
+      [JSON.stringify(raced.map((i) => ({ i, id: items[i].receipt.id, source_id: items[i].dedup!.sourceId, delivery_id: items[i].dedup!.key })))],
     )) as Array<OriginalReceipt & { i: number }>;
     for (const o of originals) outcomes[o.i].duplicateOf = { receipt_id: o.receipt_id, task_ids: o.task_ids, matched: o.matched, status_code: o.status_code };
     for (const i of raced) outcomes[i].duplicateOf ??= { receipt_id: '', task_ids: [], matched: false, status_code: 200 };

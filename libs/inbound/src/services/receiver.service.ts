@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig, Clock, ERROR_STATUS, ErrorCode, HookhubError, RateLimiter, readPath, storableText } from '@hookhub/core';
 import { FINAL_STATUSES, type PreparedRun, TasksService, type TaskRun } from '@hookhub/tasks';
 import type { HookResponseDto, HookTaskDto } from '../dto/hooks.dto';
@@ -163,6 +163,7 @@ export class ReceiverService {
     }
     const trigger = buildContext(compiled, body, ctx.headers, ctx.query);
     const deliveryId = this.deliveryId(compiled, trigger, verdict.ok ? verdict.deliveryId : undefined);
+    const dedup = this.dedupKey(compiled, raw, deliveryId, verdict.ok ? verdict.replayKey : undefined);
 
     const runs: PreparedRun[] = [];
     const matched: MatchedRule[] = [];
@@ -171,9 +172,11 @@ export class ReceiverService {
     try {
       if (source.dispatch === 'by_id') {
         const value = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)[source.idField] : undefined;
-        const number = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+        // A JSON number only, as the message says (the reference sender's uint): "2" is refused, not guessed.
+        const number = typeof value === 'number' ? value : NaN;
         if (!Number.isInteger(number) || number < 1 || number > 2_147_483_647) {
-          await this.reject(ctx, HookhubError.badRequest(`The body must be a JSON object with "${source.idField}", a positive integer`), raw, trigger.event, deliveryId);
+          const got = value === undefined ? 'it is missing' : `got ${JSON.stringify(value).slice(0, 40)}`;
+          await this.reject(ctx, HookhubError.badRequest(`The body must be a JSON object with "${source.idField}", a positive integer (${got})`), raw, trigger.event, deliveryId);
         }
         taskNumber = number;
         const program = compiled.byIdPrograms.get(number);
@@ -201,16 +204,12 @@ export class ReceiverService {
       taskIds: runs.map((r) => r.id),
     });
     ctx.recorded = true;
-    const outcome = await this.writer.write({
-      receipt,
-      runs,
-      dedup: deliveryId && source.dedupWindowSeconds > 0 ? { sourceId: source.id, deliveryId, windowSeconds: source.dedupWindowSeconds } : undefined,
-    });
+    const outcome = await this.writer.write({ receipt, runs, dedup: dedup && { sourceId: source.id, key: dedup.key, windowSeconds: dedup.windowSeconds } });
     if (outcome.duplicateOf) {
       const o = outcome.duplicateOf;
       return {
         status: 200,
-        body: { message: 'Duplicate delivery: already received, nothing ran again', receipt_id: o.receipt_id, matched: o.matched, task_ids: o.task_ids, tasks: o.task_ids.map((id) => ({ id, program: '' })), duplicate: true },
+        body: { message: dedup!.message, receipt_id: o.receipt_id, matched: o.matched, task_ids: o.task_ids, tasks: o.task_ids.map((id) => ({ id, program: '' })), duplicate: true },
       };
     }
     const tasks: HookTaskDto[] = runs.map((r) => ({ id: r.id, program: r.program_name }));
@@ -247,6 +246,30 @@ export class ReceiverService {
         succeeded,
       },
     };
+  }
+
+  /**
+   * What makes a second request a duplicate that runs nothing again, and for how long: the body's digest
+   * (`dedup: body`), else its delivery id; and, for schemes with a signed timestamp, the signed content
+   * itself for as long as the timestamp is accepted (an exact replay), whatever the de-duplication setting.
+   */
+  private dedupKey(compiled: CompiledSource, raw: Buffer, deliveryId: string | null, replayKey: string | undefined): { key: string; windowSeconds: number; message: string } | null {
+    const { source } = compiled;
+    // A timestamp is accepted from window seconds before now to window seconds after, so a signed request
+    // can be replayed for up to twice the window.
+    const replayWindow = replayKey ? 2 * source.replayWindowSeconds : 0;
+    const window = Math.max(source.dedupWindowSeconds, replayWindow);
+    const digest = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
+    if (source.dedup === 'body' && source.dedupWindowSeconds > 0) {
+      return { key: `body:${digest(raw)}`, windowSeconds: window, message: `Duplicate: the same body arrived within ${source.dedupWindowSeconds} s; nothing ran again` };
+    }
+    if (deliveryId && source.dedupWindowSeconds > 0) {
+      return { key: deliveryId, windowSeconds: window, message: 'Duplicate delivery: already received, nothing ran again' };
+    }
+    if (replayKey) {
+      return { key: `replay:${digest(replayKey)}`, windowSeconds: replayWindow, message: 'Replay: this signed request was already received; nothing ran again' };
+    }
+    return null;
   }
 
   private deliveryId(compiled: CompiledSource, trigger: TriggerContext, fromVerifier: string | undefined): string | null {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type Repository } from 'typeorm';
-import { ErrorCode, HookhubError, type TemplateInput, conditionProblem, isUuid } from '@hookhub/core';
+import { ErrorCode, HookhubError, TRIGGER_ROOTS, type TemplateInput, conditionProblem, isUuid } from '@hookhub/core';
 import { ProgramsService, TasksService, templateProblem } from '@hookhub/tasks';
 import type { CreateRuleDto, RuleDto, RuleListDto, RuleTestRequestDto, RuleTestResultDto, RuleVerdictDto, UpdateRuleDto } from '../dto/rules.dto';
 import { Rule } from '../entities/rule.entity';
@@ -140,14 +140,14 @@ export class RulesService {
 export function ruleProblems(dto: Omit<CreateRuleDto, 'program_id'>, program: { name: string; envAllow: string[] } | null): Array<{ field: string; errors: string[] }> {
   const problems: Array<{ field: string; errors: string[] }> = [];
   const add = (field: string, error: string) => problems.push({ field, errors: [error] });
-  const condition = conditionProblem(dto.condition ?? true);
+  const condition = conditionProblem(dto.condition ?? true, { roots: TRIGGER_ROOTS });
   if (condition) add('condition', condition);
   (dto.args ?? []).forEach((t: TemplateInput, i: number) => {
-    const problem = templateProblem(t);
+    const problem = templateProblem(t, 'arg');
     if (problem) add(`args.${i}`, problem);
   });
   for (const [name, t] of Object.entries(dto.env ?? {})) {
-    const problem = templateProblem(t);
+    const problem = templateProblem(t, 'env');
     if (problem) add(`env.${name}`, problem);
     else if (program && !program.envAllow.includes(name)) add(`env.${name}`, `${name} is not in the env allow-list of program ${program.name}`);
   }

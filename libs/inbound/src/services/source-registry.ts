@@ -5,7 +5,7 @@ import { type PrepareOptions, type PreparedRun, Program, type TasksService } fro
 import type { MatchedRule } from '../entities/receipt.entity';
 import { Rule } from '../entities/rule.entity';
 import type { Source } from '../entities/source.entity';
-import { VERIFIERS, type Verifier } from '../verifiers';
+import { DEFAULT_CREDENTIAL_HEADERS, VERIFIERS, type Verifier } from '../verifiers';
 import { SourcesService } from './sources.service';
 
 export interface CompiledRule {
@@ -33,12 +33,21 @@ export interface CompiledSource {
 }
 
 const TTL_MS = 5000;
-/** Headers never stored in receipts, whatever the source. */
-export const ALWAYS_REDACTED: ReadonlySet<string> = new Set(['authorization', 'cookie', 'x-api-key', 'proxy-authorization']);
+/**
+ * Headers never stored in receipts, whatever the source: credentials in general, and every header any
+ * verifier reads with its defaults (so a receipt of an unknown slug or of another scheme holds none either).
+ */
+export const ALWAYS_REDACTED: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'x-api-key', ...DEFAULT_CREDENTIAL_HEADERS]);
 
 /** Default event header per scheme, when the source names none. */
 const SCHEME_EVENT_HEADER: Partial<Record<string, string>> = { github: 'x-github-event', gitlab: 'x-gitlab-event' };
 const SCHEME_EVENT_FIELD: Partial<Record<string, string>> = { stripe: 'body.type', 'standard-webhooks': 'body.type', slack: 'body.type' };
+/** Default delivery id field per scheme whose verifier defines none: Stripe's event id, Slack's Events API id. */
+const SCHEME_DEDUP_FIELD: Partial<Record<string, string>> = { stripe: 'body.id', slack: 'body.event_id' };
+
+function parsePathOrNull(path: string | null | undefined): string[] | null {
+  return path ? parsePath(path) : null;
+}
 
 /**
  * Runs a trigger through a source's rules in order (the first match only, or all, per the source) and
@@ -96,13 +105,12 @@ export class SourceRegistry {
         rule,
         match: compileCondition(rule.condition),
         program,
-        args: rule.args.map((t) => compileTemplate(t)),
-        env: Object.fromEntries(Object.entries(rule.env).map(([k, t]) => [k, compileTemplate(t)])),
+        args: rule.args.map((t) => compileTemplate(t, { kind: 'arg' })),
+        env: Object.fromEntries(Object.entries(rule.env).map(([k, t]) => [k, compileTemplate(t, { kind: 'env' })])),
       });
     }
     const verifier = VERIFIERS[source.scheme];
-    const redact = new Set([...ALWAYS_REDACTED, ...verifier.secretHeaders]);
-    if (source.verification.header) redact.add(source.verification.header.toLowerCase());
+    const redact = new Set([...ALWAYS_REDACTED, ...verifier.credentialHeaders(source.verification)]);
     const eventField = source.eventField ?? (source.eventHeader ? null : SCHEME_EVENT_FIELD[source.scheme] ?? null);
     return {
       source: { ...source, eventHeader: source.eventHeader ?? SCHEME_EVENT_HEADER[source.scheme] ?? null },
@@ -114,7 +122,7 @@ export class SourceRegistry {
       redact,
       rules: compiledRules,
       byIdPrograms: new Map(source.byIdPrograms.map((id) => programById.get(id)).filter((p): p is Program => !!p).map((p) => [p.number, p])),
-      dedupPath: source.dedupField ? parsePath(source.dedupField) : null,
+      dedupPath: source.dedupHeader ? null : parsePathOrNull(source.dedupField ?? SCHEME_DEDUP_FIELD[source.scheme]),
       eventPath: eventField ? parsePath(eventField) : null,
     };
   }

@@ -29,6 +29,7 @@ export function toSourceDto(s: Source): SourceDto {
     content_types: s.contentTypes,
     replay_window_seconds: s.replayWindowSeconds,
     dedup_window_seconds: s.dedupWindowSeconds,
+    dedup: s.dedup,
     dedup_header: s.dedupHeader,
     dedup_field: s.dedupField,
     event_header: s.eventHeader,
@@ -160,17 +161,19 @@ export class SourcesService implements OnModuleDestroy {
       const path = dto[field];
       if (path) {
         try {
-          parsePath(path);
+          // Read from the parsed body: `event` alone would never match anything.
+          if (parsePath(path)[0] !== 'body') add(field, `${field} is a path in the body and starts with "body." (e.g. "body.${path}")`);
         } catch (err) {
           add(field, (err as Error).message);
         }
       }
     }
+    if (dto.dedup === 'body' && dto.dedup_window_seconds === 0) add('dedup', 'dedup "body" needs a dedup_window_seconds above 0');
     if (problems.length) throw new HookhubError(ErrorCode.ValidationFailed, 'The source definition is not valid', problems);
   }
 
   private toDtoShape(s: Source): Partial<CreateSourceDto> {
-    return { slug: s.slug, scheme: s.scheme, ip_allow: s.ipAllow, dedup_field: s.dedupField, event_field: s.eventField };
+    return { slug: s.slug, scheme: s.scheme, ip_allow: s.ipAllow, dedup_field: s.dedupField, event_field: s.eventField, dedup: s.dedup, dedup_window_seconds: s.dedupWindowSeconds };
   }
 
   private toColumns(dto: Partial<CreateSourceDto>, id: string): Partial<Source> {
@@ -192,6 +195,7 @@ export class SourcesService implements OnModuleDestroy {
     set('contentTypes', dto.content_types?.map((t) => t.toLowerCase()));
     set('replayWindowSeconds', dto.replay_window_seconds);
     set('dedupWindowSeconds', dto.dedup_window_seconds);
+    set('dedup', dto.dedup);
     set('dedupHeader', dto.dedup_header === undefined ? undefined : dto.dedup_header?.toLowerCase() || null);
     set('dedupField', dto.dedup_field === undefined ? undefined : dto.dedup_field || null);
     set('eventHeader', dto.event_header === undefined ? undefined : dto.event_header?.toLowerCase() || null);

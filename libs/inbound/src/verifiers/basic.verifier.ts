@@ -4,7 +4,7 @@ import { type Verifier, invalid, missing, ok } from './verifier';
 /** HTTP Basic: each secret is `user:password`. */
 export const basicVerifier: Verifier = {
   scheme: 'basic',
-  secretHeaders: [],
+  credentialHeaders: () => ['authorization'],
   needsSecret: true,
   verify(input) {
     const header = input.headers.authorization;

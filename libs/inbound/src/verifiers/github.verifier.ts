@@ -4,7 +4,7 @@ import { type Verifier, invalid, missing, ok } from './verifier';
 /** GitHub: `X-Hub-Signature-256: sha256=<hex HMAC of the body>` (and optionally the legacy sha1 header). */
 export const githubVerifier: Verifier = {
   scheme: 'github',
-  secretHeaders: ['x-hub-signature-256', 'x-hub-signature'],
+  credentialHeaders: () => ['x-hub-signature-256', 'x-hub-signature'],
   needsSecret: true,
   verify(input) {
     const sig256 = input.headers['x-hub-signature-256'];

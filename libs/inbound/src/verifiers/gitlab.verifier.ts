@@ -4,7 +4,7 @@ import { type Verifier, invalid, missing, ok } from './verifier';
 /** GitLab: the secret token itself in `X-Gitlab-Token`. */
 export const gitlabVerifier: Verifier = {
   scheme: 'gitlab',
-  secretHeaders: ['x-gitlab-token'],
+  credentialHeaders: () => ['x-gitlab-token'],
   needsSecret: true,
   verify(input) {
     const token = input.headers['x-gitlab-token'];

@@ -7,7 +7,7 @@ import { type Verifier, invalid, missing, ok } from './verifier';
  */
 export const hmacVerifier: Verifier = {
   scheme: 'hmac',
-  secretHeaders: [],
+  credentialHeaders: (options) => [(options.header ?? 'x-signature').toLowerCase()],
   needsSecret: true,
   verify(input) {
     const name = (input.options.header ?? 'x-signature').toLowerCase();

@@ -24,3 +24,6 @@ export const VERIFIERS: Readonly<Record<VerificationScheme, Verifier>> = {
   basic: basicVerifier,
   none: noneVerifier,
 };
+
+/** The credential headers of every scheme with its default options: redacted from every receipt, whatever its source. */
+export const DEFAULT_CREDENTIAL_HEADERS: readonly string[] = [...new Set(Object.values(VERIFIERS).flatMap((v) => v.credentialHeaders({})))];

@@ -4,7 +4,7 @@ import { type Verifier, invalid, missing, ok } from './verifier';
 /** Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256 of the body>`. */
 export const shopifyVerifier: Verifier = {
   scheme: 'shopify',
-  secretHeaders: ['x-shopify-hmac-sha256'],
+  credentialHeaders: () => ['x-shopify-hmac-sha256'],
   needsSecret: true,
   verify(input) {
     const signature = input.headers['x-shopify-hmac-sha256'];

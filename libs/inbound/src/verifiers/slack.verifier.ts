@@ -1,10 +1,10 @@
 import { digestEqual, hmac } from '@hookhub/core';
-import { type Verifier, checkTimestamp, invalid, missing, ok } from './verifier';
+import { type Verifier, checkTimestamp, invalid, missing, ok, replayKey } from './verifier';
 
 /** Slack: `X-Slack-Signature: v0=<hex>` over `v0:<X-Slack-Request-Timestamp>:<body>`, within the window. */
 export const slackVerifier: Verifier = {
   scheme: 'slack',
-  secretHeaders: ['x-slack-signature'],
+  credentialHeaders: () => ['x-slack-signature'],
   needsSecret: true,
   verify(input) {
     const signature = input.headers['x-slack-signature'];
@@ -14,7 +14,7 @@ export const slackVerifier: Verifier = {
     if (typeof ts !== 'number') return ts;
     const signed = Buffer.concat([Buffer.from(`v0:${raw}:`), input.rawBody]);
     return input.secrets.some((s) => digestEqual(signature, `v0=${hmac('sha256', s, signed, 'hex')}`))
-      ? ok()
+      ? ok(undefined, replayKey([raw!], input.rawBody))
       : invalid('X-Slack-Signature does not match the body');
   },
 };

@@ -1,5 +1,5 @@
 import { digestEqual, standardWebhooksSignature } from '@hookhub/core';
-import { type Verifier, checkTimestamp, invalid, missing, ok } from './verifier';
+import { type Verifier, checkTimestamp, invalid, missing, ok, replayKey } from './verifier';
 
 /**
  * Standard Webhooks: `webhook-signature: v1,<base64>[ v1,<base64>...]`, HMAC-SHA256 of
@@ -7,7 +7,7 @@ import { type Verifier, checkTimestamp, invalid, missing, ok } from './verifier'
  */
 export const standardWebhooksVerifier: Verifier = {
   scheme: 'standard-webhooks',
-  secretHeaders: ['webhook-signature'],
+  credentialHeaders: () => ['webhook-signature'],
   needsSecret: true,
   verify(input) {
     const id = input.headers['webhook-id'];
@@ -21,6 +21,6 @@ export const standardWebhooksVerifier: Verifier = {
       .split(' ')
       .filter((p) => p.startsWith('v1,'))
       .map((p) => p.slice(3));
-    return presented.some((sig) => expected.some((e) => digestEqual(sig, e))) ? ok(id) : invalid('webhook-signature does not match the body');
+    return presented.some((sig) => expected.some((e) => digestEqual(sig, e))) ? ok(id, replayKey([id, raw!], input.rawBody)) : invalid('webhook-signature does not match the body');
   },
 };

@@ -1,10 +1,10 @@
 import { digestEqual, hmac } from '@hookhub/core';
-import { type Verifier, checkTimestamp, invalid, missing, ok } from './verifier';
+import { type Verifier, checkTimestamp, invalid, missing, ok, replayKey } from './verifier';
 
 /** Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]`, HMAC-SHA256 of `t.body`, within the window. */
 export const stripeVerifier: Verifier = {
   scheme: 'stripe',
-  secretHeaders: ['stripe-signature'],
+  credentialHeaders: () => ['stripe-signature'],
   needsSecret: true,
   verify(input) {
     const header = input.headers['stripe-signature'];
@@ -24,6 +24,6 @@ export const stripeVerifier: Verifier = {
     if (typeof ts !== 'number') return ts;
     const signed = Buffer.concat([Buffer.from(`${t}.`), input.rawBody]);
     const expected = input.secrets.map((s) => hmac('sha256', s, signed, 'hex'));
-    return v1.some((sig) => expected.some((e) => digestEqual(sig, e))) ? ok() : invalid('Stripe-Signature does not match the body');
+    return v1.some((sig) => expected.some((e) => digestEqual(sig, e))) ? ok(undefined, replayKey([t], input.rawBody)) : invalid('Stripe-Signature does not match the body');
   },
 };

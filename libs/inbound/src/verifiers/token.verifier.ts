@@ -4,7 +4,7 @@ import { type Verifier, invalid, missing, ok } from './verifier';
 /** A shared token: `Authorization: Bearer <token>` by default, or the raw value of a named header. */
 export const tokenVerifier: Verifier = {
   scheme: 'token',
-  secretHeaders: [],
+  credentialHeaders: (options) => [(options.header ?? 'authorization').toLowerCase()],
   needsSecret: true,
   verify(input) {
     const name = (input.options.header ?? 'authorization').toLowerCase();

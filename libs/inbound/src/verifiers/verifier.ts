@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DigestEncoding, HmacAlgorithm } from '@hookhub/core';
 
 export const VERIFICATION_SCHEMES = ['github', 'gitlab', 'stripe', 'slack', 'shopify', 'standard-webhooks', 'hmac', 'token', 'basic', 'none'] as const;
@@ -31,20 +32,31 @@ export interface VerifyInput {
 }
 
 export type VerifyFailure = 'missing' | 'invalid' | 'expired';
-export type VerifyResult =
-  | { ok: true; /** A delivery id the scheme defines (standard-webhooks' webhook-id). */ deliveryId?: string }
-  | { ok: false; failure: VerifyFailure; reason: string };
+export interface Verified {
+  ok: true;
+  /** A delivery id the scheme defines (standard-webhooks' webhook-id). */
+  deliveryId?: string;
+  /**
+   * Schemes with a signed timestamp: what the signature covers, without the secret (timestamp, id, body
+   * digest). The same value twice within the replay window is an exact replay, refused like a duplicate.
+   */
+  replayKey?: string;
+}
+export type VerifyResult = Verified | { ok: false; failure: VerifyFailure; reason: string };
 
 export interface Verifier {
   readonly scheme: VerificationScheme;
-  /** Headers that carry signatures or tokens: redacted from stored receipts. */
-  readonly secretHeaders: readonly string[];
+  /**
+   * Every header (lower-case) this scheme reads a signature, token or password from, with these options.
+   * A stored receipt never holds their values: a signature kept in clear could be replayed.
+   */
+  credentialHeaders(options: VerificationOptions): string[];
   /** Whether the scheme needs at least one secret. */
   readonly needsSecret: boolean;
   verify(input: VerifyInput): VerifyResult;
 }
 
-export const ok = (deliveryId?: string): VerifyResult => ({ ok: true, deliveryId });
+export const ok = (deliveryId?: string, replay?: string): VerifyResult => ({ ok: true, deliveryId, replayKey: replay });
 export const missing = (reason: string): VerifyResult => ({ ok: false, failure: 'missing', reason });
 export const invalid = (reason: string): VerifyResult => ({ ok: false, failure: 'invalid', reason });
 export const expired = (reason: string): VerifyResult => ({ ok: false, failure: 'expired', reason });
@@ -57,4 +69,9 @@ export function checkTimestamp(raw: string | undefined, input: VerifyInput, name
   const skew = Math.abs(input.now.getTime() / 1000 - ts);
   if (skew > input.toleranceSeconds) return expired(`${name} is outside the ${input.toleranceSeconds} s replay window`);
   return ts;
+}
+
+/** A replay key: the signed parts that are not the body, and the body's SHA-256. */
+export function replayKey(parts: readonly string[], body: Buffer): string {
+  return `${parts.join('.')}.${createHash('sha256').update(body).digest('hex')}`;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hmac } from '@hookhub/core';
@@ -120,7 +121,13 @@ describe('verifier details', () => {
 
   it('standard-webhooks returns webhook-id as the delivery id and rejects a non-numeric timestamp', () => {
     const v = vectors.find((x) => x.scheme === 'standard-webhooks')!;
-    expect(VERIFIERS['standard-webhooks'].verify(inputFor(v))).toEqual({ ok: true, deliveryId: v.headers['webhook-id'] });
+    // The replay key is what the signature covers but the secret: id, timestamp and the body's SHA-256.
+    const digest = createHash('sha256').update(inputFor(v).rawBody).digest('hex');
+    expect(VERIFIERS['standard-webhooks'].verify(inputFor(v))).toEqual({
+      ok: true,
+      deliveryId: v.headers['webhook-id'],
+      replayKey: `${v.headers['webhook-id']}.${v.headers['webhook-timestamp']}.${digest}`,
+    });
     const headers = { ...inputFor(v).headers, 'webhook-timestamp': 'soon' };
     expect(VERIFIERS['standard-webhooks'].verify(inputFor(v, { headers }))).toMatchObject({ ok: false, failure: 'invalid' });
   });
