@@ -1,5 +1,5 @@
-import { Script, createContext } from 'node:vm';
 import { type PathError, parsePath, readPath } from './path';
+import { type LinearRegExp, PatternError, globMatcher, linearRegExp } from './regex';
 
 /**
  * The JSON condition language of inbound rules and outbound payload filters. No eval, no JSONPath:
@@ -7,13 +7,16 @@ import { type PathError, parsePath, readPath } from './path';
  * - combinators: `{"and": [c, ...]}`, `{"or": [c, ...]}`, `{"not": c}`
  * - a test: `{"path": "body.ref", "<op>": value}` with exactly one operator:
  *   `eq`, `neq` (any JSON value), `in` (array), `exists` (boolean), `prefix`, `suffix`, `glob` (string;
- *   `*` any run, `?` one character), `regex` (string, at most 256 characters, run with a time bound),
+ *   `*` any run, `?` one character), `regex` (string, at most 256 characters, RE2 syntax: linear time),
  *   `gt`, `lt` (number or string).
  * - `true` or `{}` matches everything.
  *
  * Paths start at the evaluation context (`event`, `body`, `headers`, `query`, `source`).
  */
 export type Condition = boolean | ConditionObject;
+
+/** What a trigger's conditions and templates read: the keys of the context inbound rules are evaluated on. */
+export const TRIGGER_ROOTS: readonly string[] = ['event', 'body', 'headers', 'query', 'source'];
 export interface ConditionObject {
   and?: Condition[];
   or?: Condition[];
@@ -34,9 +37,8 @@ export interface ConditionObject {
 export const CONDITION_OPERATORS = ['eq', 'neq', 'in', 'exists', 'prefix', 'suffix', 'glob', 'regex', 'gt', 'lt'] as const;
 export type ConditionOperator = (typeof CONDITION_OPERATORS)[number];
 export const MAX_REGEX_LENGTH = 256;
-/** Regex tests see at most this many characters of the value. */
-export const MAX_REGEX_INPUT = 16 * 1024;
-export const REGEX_TIMEOUT_MS = 50;
+/** A longer value does not match a regex or glob (linear time, but still bounded work per test). */
+export const MAX_REGEX_INPUT = 64 * 1024;
 const MAX_DEPTH = 12;
 const MAX_NODES = 200;
 
@@ -59,24 +61,9 @@ export interface ConditionResult {
 
 type Compiled = (ctx: unknown) => ConditionResult;
 
-const regexContext = createContext(Object.create(null) as object);
-const regexScript = new Script('result = re.test(input)');
-
-/** Runs `regex` over `input` in a VM context with a time bound; a runaway pattern counts as no match. */
-function boundedRegexTest(regex: RegExp, input: string): { ok: boolean; timedOut: boolean } {
-  const sandbox = { re: regex, input: input.slice(0, MAX_REGEX_INPUT), result: false };
-  Object.assign(regexContext, sandbox);
-  try {
-    regexScript.runInContext(regexContext, { timeout: REGEX_TIMEOUT_MS });
-    return { ok: (regexContext as { result: boolean }).result === true, timedOut: false };
-  } catch {
-    return { ok: false, timedOut: true };
-  }
-}
-
-export function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`, 's');
+export interface ConditionOptions {
+  /** The names a path may start with (the evaluation context's keys); any when omitted. */
+  roots?: readonly string[];
 }
 
 function show(value: unknown): string {
@@ -109,7 +96,7 @@ function compare(value: unknown, bound: number | string, op: 'gt' | 'lt'): boole
  * Validates and compiles a condition once; the result is a plain function. Throws {@link ConditionError}
  * naming where the condition breaks the grammar.
  */
-export function compileCondition(condition: unknown): (ctx: unknown) => ConditionResult {
+export function compileCondition(condition: unknown, options: ConditionOptions = {}): (ctx: unknown) => ConditionResult {
   let nodes = 0;
   const compile = (node: unknown, at: string, depth: number): Compiled => {
     if (++nodes > MAX_NODES) throw new ConditionError(at, `a condition may have at most ${MAX_NODES} parts`);
@@ -158,6 +145,9 @@ export function compileCondition(condition: unknown): (ctx: unknown) => Conditio
     } catch (err) {
       throw new ConditionError(`${prefix}path`, (err as PathError).message);
     }
+    if (options.roots && !options.roots.includes(segments[0])) {
+      throw new ConditionError(`${prefix}path`, `"${obj.path}" must start with one of ${options.roots.join(', ')} (e.g. "${options.roots[1] ?? options.roots[0]}.${obj.path}")`);
+    }
     const ops = keys.filter((k) => k !== 'path');
     const unknown = ops.filter((k) => !(CONDITION_OPERATORS as readonly string[]).includes(k));
     if (unknown.length) throw new ConditionError(at, `unknown operator "${unknown[0]}" (use one of ${CONDITION_OPERATORS.join(', ')})`);
@@ -188,25 +178,22 @@ export function compileCondition(condition: unknown): (ctx: unknown) => Conditio
       }
       case 'glob': {
         if (typeof arg !== 'string' || arg.length > MAX_REGEX_LENGTH) throw new ConditionError(`${prefix}glob`, `must be a string of at most ${MAX_REGEX_LENGTH} characters`);
-        const re = globToRegExp(arg);
-        return test((v) => typeof v === 'string' && boundedRegexTest(re, v).ok);
+        const re = globMatcher(arg);
+        return test((v) => typeof v === 'string' && v.length <= MAX_REGEX_INPUT && re.testExact(v));
       }
       case 'regex': {
         if (typeof arg !== 'string' || arg.length > MAX_REGEX_LENGTH) throw new ConditionError(`${prefix}regex`, `must be a string of at most ${MAX_REGEX_LENGTH} characters`);
-        let re: RegExp;
+        let re: LinearRegExp;
         try {
-          re = new RegExp(arg, 'u');
+          re = linearRegExp(arg);
         } catch (err) {
-          throw new ConditionError(`${prefix}regex`, `is not a valid regular expression (${(err as Error).message})`);
+          if (!(err instanceof PatternError)) throw err;
+          throw new ConditionError(`${prefix}regex`, `is not a valid regular expression: ${err.message}`);
         }
-        return (ctx) => {
-          const value = readPath(ctx, segments);
+        return test((value) => {
           const input = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
-          if (input === undefined) return fail(value);
-          const r = boundedRegexTest(re, input);
-          if (r.ok) return { matched: true };
-          return r.timedOut ? { matched: false, failed: `${path} regex ${show(arg)} took longer than ${REGEX_TIMEOUT_MS} ms` } : fail(value);
-        };
+          return input !== undefined && input.length <= MAX_REGEX_INPUT && re.test(input);
+        });
       }
       case 'gt':
       case 'lt': {
@@ -219,9 +206,9 @@ export function compileCondition(condition: unknown): (ctx: unknown) => Conditio
 }
 
 /** Checks a condition's grammar; returns the problem or null. */
-export function conditionProblem(condition: unknown): string | null {
+export function conditionProblem(condition: unknown, options: ConditionOptions = {}): string | null {
   try {
-    compileCondition(condition);
+    compileCondition(condition, options);
     return null;
   } catch (err) {
     if (err instanceof ConditionError) return err.message;

@@ -1,4 +1,4 @@
-import { ConditionError, compileCondition, conditionProblem } from './condition';
+import { ConditionError, TRIGGER_ROOTS, compileCondition, conditionProblem } from './condition';
 import { PathError, getPath, parsePath } from './path';
 import { TemplateError, compileTemplate, renderArgs, renderEnv } from './template';
 
@@ -72,38 +72,77 @@ describe('conditions', () => {
     expect(conditionProblem(condition)).toContain(reason);
   });
 
-  it('bounds a catastrophic regex in time instead of hanging', () => {
+  it('runs a catastrophic regex in linear time: ^(a+)+$ over 60,000 characters answers at once', () => {
     const evil = compileCondition({ path: 'body.s', regex: '^(a+)+$' });
-    const started = Date.now();
-    const r = evil({ body: { s: 'a'.repeat(40) + '!' } });
-    expect(r.matched).toBe(false);
-    expect(r.failed).toContain('took longer than');
-    expect(Date.now() - started).toBeLessThan(5000);
+    // With a backtracking engine, 29 characters took 7.5 s; RE2 answers in linear time. No timing
+    // assertion: the call returning at all (Jest's timeout would fail it otherwise) is the proof.
+    expect(evil({ body: { s: 'a'.repeat(60_000) + '!' } })).toEqual({ matched: false, failed: expect.stringContaining('regex') });
+    expect(evil({ body: { s: 'a'.repeat(60_000) } }).matched).toBe(true);
+    // Longer than 64 KiB: no match, rather than a verdict on a truncated value.
+    expect(evil({ body: { s: 'a'.repeat(70_000) } }).matched).toBe(false);
+    expect(compileCondition({ path: 'body.s', glob: '*a*a*a*a*a*b' })({ body: { s: 'a'.repeat(10_000) } }).matched).toBe(false);
+  });
+
+  it('refuses what RE2 cannot run in linear time (lookaround, backreferences) when the condition is saved', () => {
+    expect(conditionProblem({ path: 'body.s', regex: '(?=a)a' })).toContain('no lookahead');
+    expect(conditionProblem({ path: 'body.s', regex: '(a)\\1' })).toContain('not a valid regular expression');
+  });
+
+  it('refuses paths outside the context when the roots are given', () => {
+    expect(conditionProblem({ path: 'ref', eq: 'x' }, { roots: TRIGGER_ROOTS })).toContain('must start with one of event, body, headers, query, source');
+    expect(conditionProblem({ path: 'body.ref', eq: 'x' }, { roots: TRIGGER_ROOTS })).toBeNull();
+    expect(conditionProblem({ path: 'ref', eq: 'x' })).toBeNull();
   });
 });
 
+const arg = (t: string | { template: string; pattern?: string }) => compileTemplate(t, { kind: 'arg' });
+const env = (t: string) => compileTemplate(t, { kind: 'env' });
+
 describe('templates', () => {
   it('renders placeholders and spreads an array given alone', () => {
-    const args = ['--ref={{body.ref}}', '{{body.args}}', '{{headers.x-github-event}}'].map((t) => compileTemplate(t));
-    expect(renderArgs(args, ctx)).toEqual(['--ref=refs/heads/main', '-a', '--volumes', 'push']);
+    const args = ['--ref={{body.ref}}', '{{headers.x-github-event}}'].map(arg);
+    expect(renderArgs(args, ctx)).toEqual(['--ref=refs/heads/main', 'push']);
+    expect(renderArgs([arg({ template: '{{body.args}}', pattern: '^-{1,2}[a-z]+$' })], ctx)).toEqual(['-a', '--volumes']);
   });
 
   it('refuses a value that does not match the declared pattern instead of passing it through', () => {
-    const t = compileTemplate({ template: '{{body.args}}', pattern: '^-{1,2}[a-z]+$' });
+    const t = arg({ template: '{{body.args}}', pattern: '^-{1,2}[a-z]+$' });
     expect(t.render(ctx)).toEqual(['-a', '--volumes']);
     expect(() => t.render({ body: { args: ['-a', '; rm -rf /'] } })).toThrow(/does not match/);
   });
 
-  it('refuses missing values, objects and NUL bytes', () => {
-    expect(() => compileTemplate('{{body.nope}}').render(ctx)).toThrow(TemplateError);
-    expect(() => compileTemplate('{{body.repository}}').render(ctx)).toThrow(/is an object/);
-    expect(() => compileTemplate('{{body.s}}').render({ body: { s: 'a\u0000b' } })).toThrow(/does not match/);
-    expect(() => compileTemplate('{{__proto__}}')).toThrow(TemplateError);
-    expect(() => compileTemplate({ template: 'x', pattern: '(' })).toThrow(/not valid/);
+  it.each([
+    ['--output=/etc/passwd', 'starts with "-"'],
+    ['-rf', 'starts with "-"'],
+    ['main\n--force', 'control character'],
+    ['tab\there', 'control character'],
+  ])('refuses option injection by default in an argument: %j', (value, reason) => {
+    expect(() => arg('{{body.v}}').render({ body: { v: value } })).toThrow(reason);
+    expect(() => arg('--name={{body.v}}').render({ body: { v: value } })).toThrow(reason);
+    expect(() => arg('{{body.v}}').render({ body: { v: [value] } })).toThrow(reason);
+  });
+
+  it('keeps literal options and lets a declared pattern allow what the default refuses', () => {
+    expect(arg('--force').render(ctx)).toEqual(['--force']);
+    expect(arg('--ref={{body.ref}}').render(ctx)).toEqual(['--ref=refs/heads/main']);
+    expect(arg({ template: '{{body.v}}', pattern: '^-[a-z]$' }).render({ body: { v: '-a' } })).toEqual(['-a']);
+    // Env values are not argv: a multi-line commit message may go into one.
+    expect(env('{{body.v}}').render({ body: { v: '-x\nsecond line' } })).toEqual(['-x\nsecond line']);
+  });
+
+  it('refuses missing values, objects, NUL bytes, bad patterns and paths outside the roots', () => {
+    expect(() => arg('{{body.nope}}').render(ctx)).toThrow(TemplateError);
+    expect(() => arg('{{body.repository}}').render(ctx)).toThrow(/is an object/);
+    expect(() => env('{{body.s}}').render({ body: { s: 'a\u0000b' } })).toThrow(/NUL/);
+    expect(() => arg({ template: '{{body.s}}', pattern: '.*' }).render({ body: { s: 'a\u0000b' } })).toThrow(/NUL/);
+    expect(() => arg('{{__proto__}}')).toThrow(TemplateError);
+    expect(() => arg({ template: 'x', pattern: '(' })).toThrow(/not valid/);
+    expect(() => arg({ template: 'x', pattern: '^(?!-)' })).toThrow(/no lookahead/);
+    expect(() => compileTemplate('{{ref}}', { kind: 'arg', roots: TRIGGER_ROOTS })).toThrow(/starts with one of event, body/);
   });
 
   it('renders env values as single strings', () => {
-    expect(renderEnv({ REF: compileTemplate('{{body.ref}}') }, ctx)).toEqual({ REF: 'refs/heads/main' });
-    expect(() => renderEnv({ ARGS: compileTemplate('{{body.args}}') }, ctx)).toThrow(/one string/);
+    expect(renderEnv({ REF: env('{{body.ref}}') }, ctx)).toEqual({ REF: 'refs/heads/main' });
+    expect(() => renderEnv({ ARGS: env('{{body.args}}') }, ctx)).toThrow(/one string/);
   });
 });

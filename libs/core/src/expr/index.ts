@@ -1,3 +1,4 @@
 export * from './path';
 export * from './condition';
 export * from './template';
+export * from './regex';

@@ -2,7 +2,7 @@ import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type Repository } from 'typeorm';
-import { HookhubError, type Page, containsPattern, isUuid, paginate } from '@hookhub/core';
+import { HookhubError, type Page, ajvLinearRegExp, containsPattern, isUuid, paginate } from '@hookhub/core';
 import type { CreateEventTypeDto, EventTypeDto, ListEventTypesQueryDto, UpdateEventTypeDto } from '../dto/events.dto';
 import { EventType } from '../entities/event-type.entity';
 
@@ -143,7 +143,8 @@ export class EventTypesService implements OnApplicationBootstrap {
     const key = JSON.stringify(schema);
     let validate = this.validators.get(key);
     if (!validate) {
-      validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+      // Schema patterns run on RE2: a catastrophic pattern cannot stall the process.
+      validate = new Ajv({ allErrors: true, strict: false, code: { regExp: ajvLinearRegExp } }).compile(schema);
       if (this.validators.size > 500) this.validators.clear();
       this.validators.set(key, validate);
     }

@@ -335,7 +335,7 @@ export class TasksService {
     const cacheKey = `${program.id}:${program.updatedAt.getTime()}`;
     let compiled = this.compiled.get(cacheKey);
     if (!compiled) {
-      compiled = { args: program.args.map((t) => compileTemplate(t)), key: program.concurrencyKey ? compileTemplate(program.concurrencyKey) : null };
+      compiled = { args: program.args.map((t) => compileTemplate(t, { kind: 'arg' })), key: program.concurrencyKey ? compileTemplate(program.concurrencyKey, { kind: 'key' }) : null };
       if (this.compiled.size > 1000) this.compiled.clear();
       this.compiled.set(cacheKey, compiled);
     }
