@@ -69,8 +69,30 @@ describe('task run lifecycle', () => {
   });
 
   describe('restarts', () => {
-    it('a run cut off by shutdown is failed with the reason, and its retry runs after the restart', async () => {
+    it('a shutdown drains: a running task finishes and keeps its real outcome', async () => {
       const first = await bootApp(FAST);
+      const admin = await first.login();
+      const p = await create(first, admin, '/api/programs', { name: 'drained', command: program('sleep.sh'), args: ['{{body.seconds}}'] });
+      const res = await first.request<{ id: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: { payload: { seconds: 2 } } });
+      await waitForTask(first, admin, res.json.id, (x) => x.stdout.includes('sleeping'));
+      // The close returns once the run has finished (the default drain time, 30 s less the grace, is ample).
+      await first.app.close();
+
+      const second = await bootApp(FAST, { db: first.db });
+      try {
+        const token = await second.login();
+        const run = (await second.request<TaskView>({ url: `/api/tasks/${res.json.id}`, token })).json;
+        expect(run).toMatchObject({ status: 'succeeded', exit_code: 0, signal: null, error: null });
+        expect(run.stdout).toContain('sleeping');
+      } finally {
+        await second.close();
+        await first.db.drop();
+      }
+    });
+
+    it('a run still going when the drain time is over is ended, failed with the reason, and its retry runs after the restart', async () => {
+      // 2.5 s in all, less the 300 ms kill grace and the 2 s kept to record outcomes: 200 ms to drain.
+      const first = await bootApp({ ...FAST, HOOKHUB_SHUTDOWN_TIMEOUT_MS: '2500' });
       const admin = await first.login();
       const p = await create(first, admin, '/api/programs', { name: 'slow', command: program('sleep.sh'), args: ['{{body.seconds}}'], retry_max: 1, retry_backoff_seconds: 0 });
       const res = await first.request<{ id: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: { payload: { seconds: 3 } } });
@@ -134,11 +156,11 @@ describe('task run lifecycle', () => {
         const res = await inFlight;
         const body = (await res.json()) as { succeeded: boolean; task_ids: string[]; tasks: Array<{ status: string; error: string }> };
         await closing;
-        // Answered, not reset: the run was stopped by the shutdown, and the answer says so.
+        // Answered, not reset: the shutdown let the run finish, and the answer carries its outcome.
         expect(res.status).toBe(200);
-        expect(body.succeeded).toBe(false);
+        expect(body.succeeded).toBe(true);
         expect(body.task_ids).toEqual([run.id]);
-        expect(body.tasks[0]).toMatchObject({ status: 'failed', error: 'the hub shut down while the task ran' });
+        expect(body.tasks[0]).toMatchObject({ status: 'succeeded', error: null });
       } finally {
         const again = await bootApp(FAST, { db: t.db });
         const admin = await again.login();

@@ -107,10 +107,19 @@ interface Delivery {
       const ids = receiver.received.map((r) => String(r.headers['webhook-id']));
       expect([...ids].sort()).toEqual([...events, ...events].sort());
       expect(receiver.received.slice(3).map((r) => r.headers['x-hookhub-attempt'])).toEqual(['2', '2', '2']);
-      // Only the second attempts are logged: the killed worker never recorded an outcome.
-      const logs = await t.request<{ items: Array<{ attempt: number; success: boolean }>; total: number }>({ url: `/api/webhooks/${w.json.id}/logs`, token: admin });
-      expect(logs.json.total).toBe(3);
-      expect(logs.json.items.every((a) => a.attempt === 2 && a.success)).toBe(true);
+      // The log counts every request sent: the killed worker's three attempts are recorded by the worker that
+      // took them over, outcome unknown ("lost"), beside the three successful second attempts.
+      const logs = await t.request<{ items: Array<{ delivery_id: string; attempt: number; success: boolean; error_kind: string | null; error: string | null }>; total: number }>({
+        url: `/api/webhooks/${w.json.id}/logs`,
+        token: admin,
+      });
+      expect(logs.json.total).toBe(receiver.received.length);
+      const byAttempt = (n: number) => logs.json.items.filter((a) => a.attempt === n);
+      expect(byAttempt(1)).toHaveLength(3);
+      expect(byAttempt(1).every((a) => !a.success && a.error_kind === 'lost' && a.error!.startsWith('worker lost'))).toBe(true);
+      expect(byAttempt(2)).toHaveLength(3);
+      expect(byAttempt(2).every((a) => a.success && a.error_kind === null)).toBe(true);
+      expect(new Set(byAttempt(1).map((a) => a.delivery_id))).toEqual(new Set(byAttempt(2).map((a) => a.delivery_id)));
     } finally {
       await receiver.close();
     }

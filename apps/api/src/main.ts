@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ConfigError, loadConfig } from '@hookhub/core';
+import { ConfigError, closeOnSignals, loadConfig } from '@hookhub/core';
 import { ConfigFileError } from '@hookhub/inbound';
 import { loadDotenv } from './dotenv';
 import { createApp } from './bootstrap';
@@ -18,21 +18,12 @@ async function main(): Promise<void> {
     throw err;
   }
   const app = await createApp(config);
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  closeOnSignals(app, { name: 'Hookhub API', timeoutMs: config.http.shutdownTimeoutMs });
   await app.listen({ port: config.port, host: config.host });
   const logger = new Logger('Hookhub');
   logger.log(`Hookhub API listening on http://${config.host}:${config.port} (docs at /docs, ${config.database.url ? 'Postgres' : 'embedded store'})`);
   if (!config.isProduction && (config.secretSources.jwtSecret === 'generated' || config.secretSources.masterKey === 'generated')) {
     logger.warn(`Using development secrets kept in ${config.dataDir}; set HOOKHUB_JWT_SECRET and HOOKHUB_MASTER_KEY in production`);
-  }
-  // A second signal, or a shutdown that hangs, ends the process anyway.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      setTimeout(() => {
-        logger.error(`shutdown took longer than ${config.http.shutdownTimeoutMs} ms; exiting`);
-        process.exit(1);
-      }, config.http.shutdownTimeoutMs).unref();
-    });
   }
 }
 

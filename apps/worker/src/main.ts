@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
-import { ConfigError, loadConfig } from '@hookhub/core';
+import { ConfigError, closeOnSignals, loadConfig } from '@hookhub/core';
 import { WorkerModule } from './worker.module';
 
 async function main(): Promise<void> {
@@ -22,12 +22,9 @@ async function main(): Promise<void> {
   }
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { bufferLogs: true });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  closeOnSignals(app, { name: 'Hookhub worker', timeoutMs: config.http.shutdownTimeoutMs });
   await app.init();
   new NestLogger('Worker').log('Hookhub worker running');
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => setTimeout(() => process.exit(1), config.http.shutdownTimeoutMs).unref());
-  }
 }
 
 main().catch((err: unknown) => {

@@ -15,3 +15,4 @@ export * from './throttle/rate-limiter';
 export * from './ids';
 export * from './expr';
 export * from './net/ip-list';
+export * from './lifecycle/shutdown';

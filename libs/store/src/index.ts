@@ -13,3 +13,4 @@ export * from './queue/housekeeping';
 export * from './queue/periodic';
 export * from './prepared';
 export * from './group-commit';
+export * from './until-stored';

@@ -311,7 +311,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       bodyLimit: r.int('HOOKHUB_API_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
       trustProxy: parseTrustProxy(r),
       docs: r.bool('HOOKHUB_DOCS', true),
-      shutdownTimeoutMs: r.int('HOOKHUB_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+      shutdownTimeoutMs: r.int('HOOKHUB_SHUTDOWN_TIMEOUT_MS', 30_000, 0, 600_000),
     },
     logLevel: r.oneOf<LogLevel>('HOOKHUB_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     redisUrl: r.raw('REDIS_URL'),

@@ -49,7 +49,11 @@ export class CreateWebhookDto {
   @IsOptional() @Allow()
   payload_filter?: unknown;
 
-  /** Extra request headers (not the signature or transport headers). @example {"Authorization": "Bearer abc"} */
+  /**
+   * Extra request headers (not the signature or transport headers). Their values are secrets: sealed at
+   * rest, never shown again (answers list the names in `header_names`), left out of logs and the audit log.
+   * @example {"Authorization": "Bearer abc"}
+   */
   @IsOptional() @IsObject()
   headers?: Record<string, string>;
 
@@ -103,7 +107,12 @@ export class PatchWebhookDto {
   @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(100) @IsString({ each: true }) events?: string[];
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true, example: FILTER_EXAMPLE })
   @IsOptional() @Allow() payload_filter?: unknown;
-  @IsOptional() @IsObject() headers?: Record<string, string>;
+  /**
+   * Custom headers to set or change (`"Name": "value"`) or remove (`"Name": null`); the others are kept.
+   * @example {"X-Api-Token": "new-token", "X-Old": null}
+   */
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string', nullable: true } })
+  @IsOptional() @IsObject() headers?: Record<string, string | null>;
   @IsOptional() @IsInt() @Min(100) @Max(120_000) timeout_ms?: number;
   @ApiPropertyOptional({ type: [Number], nullable: true })
   @IsOptional() @IsArray() @ArrayMaxSize(20) @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true }) @Min(0, { each: true }) @Max(604_800, { each: true })
@@ -137,8 +146,8 @@ export class WebhookDto {
   events!: string[];
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true, example: FILTER_EXAMPLE })
   payload_filter!: unknown;
-  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } })
-  headers!: Record<string, string>;
+  /** The names of the custom headers; their values are write-only. @example ["Authorization"] */
+  header_names!: string[];
   timeout_ms!: number;
   /** The waits before each retry, in seconds (the default when the webhook sets none). */
   retry_schedule!: number[];
@@ -247,7 +256,8 @@ export class AttemptDto {
   /** @example "connect ECONNREFUSED" */
   @ApiPropertyOptional({ type: String, nullable: true })
   error!: string | null;
-  @ApiPropertyOptional({ type: String, nullable: true, enum: ['blocked', 'timeout', 'connect', 'tls', 'protocol', 'http'] })
+  /** `lost`: a worker stopped after it claimed this attempt and before it recorded the outcome; the receiver may have got it. */
+  @ApiPropertyOptional({ type: String, nullable: true, enum: ['blocked', 'timeout', 'connect', 'tls', 'protocol', 'http', 'lost'] })
   error_kind!: string | null;
   /** When the next attempt is due, if this one failed and one is scheduled. */
   @ApiPropertyOptional({ type: String, nullable: true })

@@ -20,7 +20,10 @@ export class Subscription {
   @Column({ type: 'text' }) url!: string;
   @Column({ name: 'event_filters', type: 'text', array: true }) eventFilters!: string[];
   @Column({ name: 'payload_filter', type: 'jsonb', nullable: true }) payloadFilter!: object | boolean | null;
+  /** Custom header values by name, each sealed with the master key (`headersSealed`), so never in clear at rest. */
   @Column({ type: 'jsonb', default: () => "'{}'" }) headers!: Record<string, string>;
+  /** False only on rows written before values were sealed; the hub seals them at boot. */
+  @Column({ name: 'headers_sealed', type: 'boolean', default: true }) headersSealed!: boolean;
   @Column({ name: 'timeout_ms', type: 'int', default: 15000 }) timeoutMs!: number;
   @Column({ name: 'retry_schedule', type: 'real', array: true, nullable: true }) retrySchedule!: number[] | null;
   @Column({ name: 'max_in_flight', type: 'int', nullable: true }) maxInFlight!: number | null;

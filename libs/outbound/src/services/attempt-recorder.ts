@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { GroupCommit, StoreRuntime, queryPrepared } from '@hookhub/store';
 import type { DeliveryStatus, DeliveryTrigger } from '../entities/delivery.entity';
@@ -66,6 +67,7 @@ const RECORD_SQL = `
     SELECT attempt_id, delivery_id, event_id, subscription_id, event_type, attempt, trigger, url, request_headers,
       http_status, success, response_headers, response_body, response_truncated, duration_ms, error, error_kind, next_at
     FROM i ORDER BY ord
+    ON CONFLICT (id) DO NOTHING
   ), h AS (
     SELECT subscription_id, bool_or(success) AS any_success, bool_or(NOT success) AS any_failure, bool_or(NOT success AND health) AS unhealthy,
       (array_agg(error ORDER BY ord DESC) FILTER (WHERE NOT success))[1] AS error
@@ -110,6 +112,23 @@ export class AttemptRecorder {
 
   record(attempt: AttemptRecord): Promise<RecordedAttempt> {
     return this.batches.write(attempt);
+  }
+
+  /**
+   * Logs the attempt of a worker that was lost (crashed, killed, cut off from the store) after it claimed a
+   * delivery: the request may have reached the receiver, so it counts, with an unknown outcome. Called when
+   * another worker takes the delivery over after its lease ran out, so attempts in the log equal requests
+   * that may have been sent.
+   */
+  async recordLost(lost: { deliveryId: string; eventId: string; subscriptionId: string; eventType: string; attempt: number; trigger: string; url: string }): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO delivery_attempts (id, delivery_id, event_id, subscription_id, event_type, attempt, trigger, url, request_headers, status_code, success,
+         response_headers, response_body, response_truncated, duration_ms, error, error_kind, next_attempt_at)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, '{}'::jsonb, NULL, false, '{}'::jsonb, '', false, 0, $9, 'lost', NULL
+       WHERE NOT EXISTS (SELECT 1 FROM delivery_attempts WHERE delivery_id = $2 AND attempt = $6)`,
+      [randomUUID(), lost.deliveryId, lost.eventId, lost.subscriptionId, lost.eventType, lost.attempt, lost.trigger, lost.url,
+        'worker lost: the worker sending this attempt stopped before recording its outcome (the receiver may have got it)'],
+    );
   }
 
   private async writeBatch(items: AttemptRecord[]): Promise<RecordedAttempt[]> {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@hookhub/core';
-import { rowsOf } from '@hookhub/store';
+import { rowsOf, untilStored } from '@hookhub/store';
 import { formatBody } from '../delivery/body-format';
 import { type RetryDecision, retryDecision } from '../delivery/retry-policy';
 import { HttpSender, type SendResult } from '../net/http-sender';
@@ -71,9 +71,10 @@ export class Deliverer {
       'x-hookhub-delivery': row.id,
       'x-hookhub-attempt': String(attempt),
     };
-    const headers = { ...sub.headers, ...base, ...signing };
+    const headers = { ...active.headers, ...base, ...signing };
     const logged: Record<string, string> = { ...base };
-    for (const [name, value] of Object.entries(sub.headers)) logged[name] = SENSITIVE_HEADER.test(name) ? '[redacted]' : value;
+    // Custom header values are secrets (credentials, usually): the log keeps their names only.
+    for (const name of Object.keys(active.headers)) logged[name] = '[redacted]';
     for (const [name, value] of Object.entries(signing)) logged[name] = SENSITIVE_HEADER.test(name) ? '[redacted]' : value;
     return { body, headers, logged };
   }
@@ -86,6 +87,12 @@ export class Deliverer {
     if (!sub.enabled && options.health) {
       await this.queue.fail(row.id, workerId, `the webhook is disabled${sub.disabledReason ? `: ${sub.disabledReason}` : ''}`, 'failed');
       return { attemptId: null, status: 'failed' };
+    }
+    if (row.recovered && row.attempts > 1) {
+      await this.recorder.recordLost({
+        deliveryId: row.id, eventId: row.event_id, subscriptionId: row.subscription_id, eventType: row.event_type, attempt: row.attempts - 1,
+        trigger: row.trigger, url: sub.url,
+      });
     }
     const attempt = row.attempts - row.retry_base;
     let result: SendResult;
@@ -106,12 +113,17 @@ export class Deliverer {
     const status = result.ok ? 'succeeded' : nextAt ? 'queued' : 'failed';
     const error = errorText(result);
     const attemptId = randomUUID();
-    const recorded = await this.recorder.record({
+    // Retried while the store restarts (the worker keeps renewing the lease meanwhile), so a delivery the
+    // receiver took is not sent again once the store is back.
+    const recorded = await untilStored(() => this.recorder.record({
       deliveryId: row.id, workerId, status, nextAt, error, httpStatus: result.status, attemptId, eventId: row.event_id,
       subscriptionId: row.subscription_id, eventType: row.event_type, attempt: row.attempts, trigger: row.trigger, url: sub.url,
       requestHeaders: logged, success: result.ok, responseHeaders: result.headers, responseBody: result.body,
       responseTruncated: result.bodyTruncated, durationMs: result.durationMs, errorKind: result.errorKind ?? (result.ok ? null : 'http'),
       health: options.health,
+    }), {
+      what: `the attempt of delivery ${row.id}`,
+      onDown: (err) => this.logger.warn(`the store is unavailable (${(err as Error).message}); recording the attempt of delivery ${row.id} once it is back`),
     });
     if (!options.health || result.ok) return { attemptId, status };
     if (decision?.action === 'disable') {

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig, HookhubError, type Page, SecretBox, conditionProblem, containsPattern, isUuid, paginate } from '@hookhub/core';
@@ -10,6 +10,9 @@ import { AddressGuard, BlockedAddressError } from '../net/address-guard';
 import { type SignOptions, generateSecret, signatureHeaders } from '../signing/signing';
 
 type Problem = { field: string; errors: string[] };
+
+/** What a payload filter reads: the event's `type` (also as `event`) and its `data`. */
+export const PAYLOAD_FILTER_ROOTS: readonly string[] = ['type', 'event', 'data'];
 
 /** The event types a filter list accepts, for `event_filters && candidates` at fan-out: the type, its prefixes with `.*`, and `*`. */
 export function filterCandidates(eventType: string): string[] {
@@ -29,17 +32,23 @@ function secretContext(id: string): string {
   return `subscription:${id}`;
 }
 
-/** A subscription with its plaintext signing secrets (newest first), as the deliverer needs it. */
+function headerContext(id: string, name: string): string {
+  return `subscription-header:${id}:${name.toLowerCase()}`;
+}
+
+/** A subscription with its plaintext signing secrets (newest first) and custom headers, as the deliverer needs it. */
 export interface ActiveSubscription {
   subscription: Subscription;
   secrets: string[];
+  headers: Record<string, string>;
   /** When the soonest secret expires (the cache must be refreshed then). */
   refreshAt: number;
 }
 
 /** Webhooks (subscriptions): CRUD with validation, address checks, sealed secrets and rotation. */
 @Injectable()
-export class SubscriptionsService {
+export class SubscriptionsService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Webhooks');
   private readonly subscriptions: Repository<Subscription>;
   private readonly cache = new Map<string, ActiveSubscription & { updatedAt: number }>();
 
@@ -52,6 +61,22 @@ export class SubscriptionsService {
     this.subscriptions = dataSource.getRepository(Subscription);
   }
 
+  async onApplicationBootstrap(): Promise<void> {
+    const sealed = await this.sealLegacyHeaders();
+    if (sealed) this.logger.log(`sealed the custom header values of ${sealed} webhook(s) stored in clear by an earlier version`);
+  }
+
+  /** Seals header values written in clear before they were secrets (rows with `headers_sealed = false`). */
+  async sealLegacyHeaders(): Promise<number> {
+    return this.dataSource.transaction(async (m) => {
+      const rows = (await m.query(`SELECT id, headers FROM subscriptions WHERE NOT headers_sealed FOR UPDATE SKIP LOCKED`)) as Array<{ id: string; headers: Record<string, string> }>;
+      for (const row of rows) {
+        await m.query(`UPDATE subscriptions SET headers = $2, headers_sealed = true, updated_at = now() WHERE id = $1`, [row.id, JSON.stringify(this.sealHeaders(row.id, row.headers))]);
+      }
+      return rows.length;
+    });
+  }
+
   toDto(s: Subscription): WebhookDto {
     const schedule = s.retrySchedule ?? this.config.outbound.retrySchedule;
     const now = Date.now();
@@ -62,7 +87,7 @@ export class SubscriptionsService {
       description: s.description,
       events: s.eventFilters,
       payload_filter: s.payloadFilter ?? null,
-      headers: s.headers,
+      header_names: Object.keys(s.headers),
       timeout_ms: s.timeoutMs,
       retry_schedule: schedule,
       retry_schedule_default: s.retrySchedule === null,
@@ -89,8 +114,8 @@ export class SubscriptionsService {
   }
 
   async create(dto: CreateWebhookDto, by: string): Promise<WebhookCreatedDto> {
-    const columns = await this.columns(dto, null);
     const id = randomUUID();
+    const columns = await this.columns(dto, null, id);
     const secret = dto.secret ?? generateSecret();
     const entity = this.subscriptions.create({
       ...columns,
@@ -106,7 +131,7 @@ export class SubscriptionsService {
   async replace(id: string, dto: CreateWebhookDto): Promise<WebhookDto> {
     const current = await this.find(id);
     if (dto.secret !== undefined) throw HookhubError.badRequest('The secret cannot be set by an update; rotate it with POST /api/webhooks/{id}/secret/rotate', [{ field: 'secret', errors: ['use the rotate endpoint'] }]);
-    const columns = await this.columns(dto, null);
+    const columns = await this.columns(dto, null, id);
     await this.subscriptions.update({ id }, { ...columns, ...this.enabledChange(current, columns.enabled ?? true) });
     return this.get(id);
   }
@@ -114,7 +139,7 @@ export class SubscriptionsService {
   /** PATCH: only the given fields change. */
   async patch(id: string, dto: PatchWebhookDto): Promise<WebhookDto> {
     const current = await this.find(id);
-    const columns = await this.columns(dto, current);
+    const columns = await this.columns(dto, current, id);
     const enabled = dto.enabled === undefined ? {} : this.enabledChange(current, dto.enabled);
     await this.subscriptions.update({ id }, { ...columns, ...enabled });
     return this.get(id);
@@ -191,6 +216,7 @@ export class SubscriptionsService {
     const entry = {
       subscription,
       secrets: live.map((s) => this.box.open(s.sealed, secretContext(id))),
+      headers: this.openHeaders(subscription),
       refreshAt: Math.min(Number.MAX_SAFE_INTEGER, ...live.filter((s) => s.expires_at).map((s) => Date.parse(s.expires_at as string))),
       updatedAt: subscription.updatedAt.getTime(),
     };
@@ -225,12 +251,43 @@ export class SubscriptionsService {
       : { enabled: false, disabledReason: null, disabledAt: new Date() };
   }
 
+  private sealHeaders(id: string, headers: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, this.box.seal(value, headerContext(id, name))]));
+  }
+
+  /** The custom headers in clear (a row from before sealing holds them in clear already). */
+  private openHeaders(s: Subscription): Record<string, string> {
+    if (!s.headersSealed) return { ...s.headers };
+    return Object.fromEntries(Object.entries(s.headers).map(([name, value]) => [name, this.box.open(value, headerContext(s.id, name))]));
+  }
+
   private sealed(id: string, secret: string, expiresAt: string | null): SealedSecret {
     return { sealed: this.box.seal(secret, secretContext(id)), created_at: new Date().toISOString(), expires_at: expiresAt };
   }
 
   /** Validates a create/replace (current null) or a patch (current given) and maps it to columns. */
-  private async columns(dto: CreateWebhookDto | PatchWebhookDto, current: Subscription | null): Promise<Partial<Subscription>> {
+  /**
+   * The headers after a create/replace (the given ones) or a patch (the current ones, with the given names
+   * set or, when null, removed), sealed; and the headers to validate, with a stand-in for kept values.
+   */
+  private headerChange(id: string, given: Record<string, string | null>, current: Subscription | null): { sealed: Record<string, string>; check: Record<string, unknown> } {
+    const sealed: Record<string, string> = current ? (current.headersSealed ? { ...current.headers } : this.sealHeaders(id, current.headers)) : {};
+    const check: Record<string, unknown> = Object.fromEntries(Object.keys(sealed).map((name) => [name, 'kept']));
+    for (const [name, value] of Object.entries(given)) {
+      for (const existing of Object.keys(sealed)) {
+        if (existing.toLowerCase() === name.toLowerCase()) {
+          delete sealed[existing];
+          delete check[existing];
+        }
+      }
+      if (value === null && current) continue;
+      check[name] = value;
+      if (typeof value === 'string') sealed[name] = this.box.seal(value, headerContext(id, name));
+    }
+    return { sealed, check };
+  }
+
+  private async columns(dto: CreateWebhookDto | PatchWebhookDto, current: Subscription | null, id: string): Promise<Partial<Subscription>> {
     const problems: Problem[] = [];
     const out: Partial<Subscription> = {};
     const full = current === null;
@@ -246,7 +303,7 @@ export class SubscriptionsService {
     }
     if (dto.payload_filter !== undefined || full) {
       const filter = dto.payload_filter ?? null;
-      const problem = filter === null ? null : conditionProblem(filter);
+      const problem = filter === null ? null : conditionProblem(filter, { roots: PAYLOAD_FILTER_ROOTS });
       if (problem) problems.push({ field: 'payload_filter', errors: [problem] });
       out.payloadFilter = filter as object | boolean | null;
     }
@@ -257,13 +314,18 @@ export class SubscriptionsService {
         : full
           ? {}
           : current.signatureOptions;
+    const headers = dto.headers === undefined ? null : this.headerChange(id, dto.headers, current);
     if (dto.headers !== undefined || dto.signature_format !== undefined || dto.signature_options !== undefined) {
       const signing = Object.keys(signatureHeaders({ format, id: 'x', timestamp: 0, body: Buffer.alloc(0), eventType: 'x', secrets: ['x'], options }));
-      problems.push(...customHeaderProblems(dto.headers ?? current?.headers ?? {}, signing));
+      const names = Object.fromEntries(Object.keys(current?.headers ?? {}).map((name) => [name, 'kept']));
+      problems.push(...customHeaderProblems(headers?.check ?? names, signing));
     }
     if (full || dto.signature_format !== undefined) out.signatureFormat = format;
     if (full || dto.signature_options !== undefined) out.signatureOptions = JSON.parse(JSON.stringify(options)) as SignOptions;
-    if (full || dto.headers !== undefined) out.headers = dto.headers ?? {};
+    if (full || headers) {
+      out.headers = headers?.sealed ?? {};
+      out.headersSealed = true;
+    }
     if (full || dto.name !== undefined) out.name = dto.name ?? '';
     if (full || dto.description !== undefined) out.description = dto.description ?? '';
     if (full || dto.timeout_ms !== undefined) out.timeoutMs = dto.timeout_ms ?? 15_000;

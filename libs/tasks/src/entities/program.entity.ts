@@ -34,9 +34,13 @@ export class Program {
   @Column({ name: 'env_allow', type: 'text', array: true, default: () => "'{}'" })
   envAllow!: string[];
 
-  /** Fixed env values. */
+  /** Fixed env values by name, each sealed with the master key (`envSealed`): never in clear at rest. */
   @Column({ type: 'jsonb', default: () => "'{}'" })
   env!: Record<string, string>;
+
+  /** False only on rows written before values were sealed; the hub seals them at boot. */
+  @Column({ name: 'env_sealed', type: 'boolean', default: true })
+  envSealed!: boolean;
 
   @Column({ name: 'timeout_seconds', type: 'int', default: 600 })
   timeoutSeconds!: number;

@@ -55,6 +55,8 @@ export class ProcessRunner {
     const stderr = new OutputTail(spec.outputCapBytes);
     let timedOut = false;
     let canceled = false;
+    /** The process exited on its own: a later cancel or timeout does not change its outcome. */
+    let exited = false;
     let child: ChildProcess;
     let killTimer: NodeJS.Timeout | undefined;
     let spawnError: string | null = null;
@@ -119,6 +121,7 @@ export class ProcessRunner {
     });
 
     const timeout = setTimeout(() => {
+      if (exited) return;
       timedOut = true;
       stop();
     }, spec.timeoutMs);
@@ -140,6 +143,7 @@ export class ProcessRunner {
         settle(null, null);
       });
       child.on('exit', (code, signal) => {
+        exited = true;
         exitInfo = { code, signal };
         // Descendants may hold the pipes open after the leader exits: end the group, then stop waiting.
         drainTimer = setTimeout(() => {
@@ -155,6 +159,9 @@ export class ProcessRunner {
     return {
       pid: child.pid,
       cancel: () => {
+        // A process that already exited keeps its real outcome (descendants still holding its pipes are
+        // ended by the drain timer).
+        if (exited) return;
         canceled = true;
         stop();
       },

@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, sep } from 'node:path';
 import { DataSource, type Repository } from 'typeorm';
-import { APP_CONFIG, type AppConfig, ErrorCode, HookhubError, type Page, type TemplateInput, TemplateError, compileTemplate, containsPattern, isUuid, paginate } from '@hookhub/core';
+import { APP_CONFIG, type AppConfig, ErrorCode, SecretBox, HookhubError, type Page, TRIGGER_ROOTS, type TemplateInput, TemplateError, type TemplateKind, compileTemplate, containsPattern, isUuid, paginate } from '@hookhub/core';
 import type { CreateProgramDto, ListProgramsQueryDto, ProgramDto, UpdateProgramDto } from '../dto/programs.dto';
 import { Program } from '../entities/program.entity';
 
@@ -36,27 +37,70 @@ export function toProgramDto(p: Program): ProgramDto {
   };
 }
 
+/**
+ * Env names a program may never receive, by allow-list or fixed value: the hub's own secrets and settings,
+ * and variables that change how a process loads code.
+ */
+const FORBIDDEN_ENV = /^(HOOKHUB_.*|DATABASE_.*|REDIS_URL|PGPASSWORD|NODE_OPTIONS|LD_.*|DYLD_.*)$/;
+
+export function forbiddenEnvName(name: string): boolean {
+  return FORBIDDEN_ENV.test(name.toUpperCase());
+}
+
+function envContext(id: string, name: string): string {
+  return `program-env:${id}:${name}`;
+}
+
 function within(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }
 
 /** Programs: the allow-list of executables. Only admins change it; every definition is checked on save. */
 @Injectable()
-export class ProgramsService {
+export class ProgramsService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Programs');
   private readonly programs: Repository<Program>;
 
   constructor(
-    dataSource: DataSource,
+    private readonly dataSource: DataSource,
+    private readonly box: SecretBox,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.programs = dataSource.getRepository(Program);
   }
 
+  async onApplicationBootstrap(): Promise<void> {
+    const sealed = await this.sealLegacyEnv();
+    if (sealed) this.logger.log(`sealed the fixed env values of ${sealed} program(s) stored in clear by an earlier version`);
+  }
+
+  /** Seals env values written in clear before they were secrets (rows with `env_sealed = false`). */
+  async sealLegacyEnv(): Promise<number> {
+    return this.dataSource.transaction(async (m) => {
+      const rows = (await m.query(`SELECT id, env FROM programs WHERE NOT env_sealed FOR UPDATE SKIP LOCKED`)) as Array<{ id: string; env: Record<string, string> }>;
+      for (const row of rows) {
+        await m.query(`UPDATE programs SET env = $2, env_sealed = true, updated_at = now() WHERE id = $1`, [row.id, JSON.stringify(this.sealEnv(row.id, row.env))]);
+      }
+      return rows.length;
+    });
+  }
+
+  /** A program's fixed env values in clear, for the run. */
+  openEnv(program: Program): Record<string, string> {
+    if (!program.envSealed) return { ...program.env };
+    return Object.fromEntries(Object.entries(program.env).map(([name, value]) => [name, this.box.open(value, envContext(program.id, name))]));
+  }
+
+  private sealEnv(id: string, env: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, this.box.seal(value, envContext(id, name))]));
+  }
+
   async create(dto: CreateProgramDto): Promise<ProgramDto> {
     this.validate(dto, true);
     await this.ensureNameFree(dto.name);
-    const saved = await this.programs.save(this.programs.create(this.toColumns(dto) as Program));
-    return toProgramDto(await this.programs.findOneByOrFail({ id: saved.id }));
+    const id = randomUUID();
+    await this.programs.insert(this.programs.create({ id, ...this.toColumns(dto, id) } as Program));
+    return toProgramDto(await this.programs.findOneByOrFail({ id }));
   }
 
   async update(id: string, dto: UpdateProgramDto): Promise<ProgramDto> {
@@ -64,7 +108,7 @@ export class ProgramsService {
     const merged: CreateProgramDto = { ...this.toDtoShape(program), ...dto };
     this.validate(merged, dto.command !== undefined || dto.cwd !== undefined);
     if (dto.name !== undefined && dto.name.toLowerCase() !== program.name.toLowerCase()) await this.ensureNameFree(dto.name);
-    await this.programs.update({ id }, this.toColumns(dto));
+    await this.programs.update({ id }, this.toColumns(dto, id));
     return toProgramDto(await this.programs.findOneByOrFail({ id }));
   }
 
@@ -147,15 +191,19 @@ export class ProgramsService {
       }
     }
     (dto.args ?? []).forEach((t, i) => {
-      const problem = templateProblem(t);
+      const problem = templateProblem(t, 'arg');
       if (problem) add(`args.${i}`, problem);
     });
     if (dto.concurrency_key) {
-      const problem = templateProblem(dto.concurrency_key);
+      const problem = templateProblem(dto.concurrency_key, 'key');
       if (problem) add('concurrency_key', problem);
     }
+    (dto.env_allow ?? []).forEach((name, i) => {
+      if (forbiddenEnvName(name)) add(`env_allow.${i}`, `${name} is one of the hub's own settings or secrets (HOOKHUB_*, DATABASE_*, REDIS_URL, PGPASSWORD, NODE_OPTIONS, LD_*) and cannot be passed to a program`);
+    });
     for (const [name, value] of Object.entries(dto.env ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) add(`env.${name}`, 'env names are letters, digits and _');
+      else if (forbiddenEnvName(name)) add(`env.${name}`, `${name} is one of the hub's own settings or secrets and cannot be set for a program`);
       else if (typeof value !== 'string') add(`env.${name}`, 'env values must be strings');
       else if (value.includes('\0')) add(`env.${name}`, 'env values cannot contain NUL');
     }
@@ -178,7 +226,7 @@ export class ProgramsService {
     };
   }
 
-  private toColumns(dto: Partial<CreateProgramDto>): Partial<Program> {
+  private toColumns(dto: Partial<CreateProgramDto>, id: string): Partial<Program> {
     const columns: Partial<Program> = {};
     const set = <K extends keyof Program>(key: K, value: Program[K] | undefined) => {
       if (value !== undefined) columns[key] = value;
@@ -190,7 +238,10 @@ export class ProgramsService {
     // Default working directory: the program's own directory.
     if (dto.cwd !== undefined || dto.command !== undefined) columns.cwd = dto.cwd || (dto.command ? dirname(dto.command) : null);
     set('envAllow', dto.env_allow);
-    set('env', dto.env);
+    if (dto.env !== undefined) {
+      columns.env = this.sealEnv(id, dto.env);
+      columns.envSealed = true;
+    }
     set('timeoutSeconds', dto.timeout_seconds);
     set('outputCapBytes', dto.output_cap_bytes);
     set('concurrencyLimit', dto.concurrency_limit);
@@ -204,10 +255,10 @@ export class ProgramsService {
   }
 }
 
-/** The problem with a template, or null. */
-export function templateProblem(t: TemplateInput): string | null {
+/** The problem with a template that reads a trigger's context, or null. */
+export function templateProblem(t: TemplateInput, kind: TemplateKind): string | null {
   try {
-    compileTemplate(t);
+    compileTemplate(t, { kind, roots: TRIGGER_ROOTS });
     return null;
   } catch (err) {
     if (err instanceof TemplateError) return err.message;

@@ -2,11 +2,11 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@hookhub/core';
 import { EventsService, HUB_PUBLISHER } from '@hookhub/outbound';
-import { type ClaimedRow, QueueWorker, STORE_OPTIONS, type StoreRuntimeOptions, affectedRows, rowsOf } from '@hookhub/store';
+import { type ClaimedRow, QueueWorker, STORE_OPTIONS, type StoreRuntimeOptions, affectedRows, rowsOf, untilStored } from '@hookhub/store';
 import type { Program } from '../entities/program.entity';
 import type { TaskStatus } from '../entities/task-run.entity';
 import { ProcessRunner, type RunResult, type RunningProcess } from '../runner/process-runner';
-import { ProgramsService } from './programs.service';
+import { ProgramsService, forbiddenEnvName } from './programs.service';
 import { TASKS_CANCEL } from './task-queue';
 import { TasksService, retryRun } from './tasks.service';
 
@@ -15,10 +15,19 @@ const TASK_EVENT_TYPES: Partial<Record<TaskStatus, string>> = { succeeded: 'task
 
 /** How often a running task's lease is renewed, its output flushed and its cancel flag read. */
 const HEARTBEAT_MS = 1000;
+/** Kept back from HOOKHUB_SHUTDOWN_TIMEOUT_MS, after the kill grace, to record the outcomes of ended runs. */
+const SHUTDOWN_MARGIN_MS = 2000;
+
+export const SHUTDOWN_REASON = 'the hub shut down while the task ran';
 
 interface ActiveRun {
   process: RunningProcess;
   cancelReason?: string;
+  /** A beat is on its way (beats do not pile up while the store is slow or down). */
+  beating?: boolean;
+  warned?: boolean;
+  /** The process ended: a lost lease no longer cancels anything. */
+  finished?: boolean;
 }
 
 interface TaskRow extends ClaimedRow {
@@ -48,6 +57,8 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly active = new Map<string, ActiveRun>();
   private unsubscribeCancel?: () => void;
   private shuttingDown = false;
+  /** The shutdown's drain time is over: outcome writes stop waiting for a store that is down. */
+  private deadlinePassed = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -75,15 +86,31 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     this.worker.start();
   }
 
+  /**
+   * Drains: no new run is claimed, running ones get until HOOKHUB_SHUTDOWN_TIMEOUT_MS (less the kill grace
+   * and a margin to record outcomes) to finish with their real outcome; those still running then are ended
+   * (SIGTERM, SIGKILL after the grace) and recorded failed with the reason, and retried by policy.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.shuttingDown = true;
-    this.unsubscribeCancel?.();
-    for (const run of this.active.values()) {
-      run.cancelReason = 'the hub shut down while the task ran';
-      run.process.cancel();
+    if (!this.worker) return;
+    const drainMs = Math.max(0, this.config.http.shutdownTimeoutMs - this.config.tasks.killGraceMs - SHUTDOWN_MARGIN_MS);
+    if (this.active.size) this.logger.log(`waiting up to ${drainMs} ms for ${this.active.size} running task(s) to finish`);
+    const stopped = this.worker.stop();
+    const deadline = setTimeout(() => {
+      this.deadlinePassed = true;
+      for (const run of this.active.values()) {
+        run.cancelReason = SHUTDOWN_REASON;
+        run.process.cancel();
+      }
+    }, drainMs);
+    try {
+      await stopped;
+    } finally {
+      clearTimeout(deadline);
+      this.unsubscribeCancel?.();
+      this.worker = undefined;
     }
-    await this.worker?.stop();
-    this.worker = undefined;
   }
 
   private async handle(row: TaskRow, workerId: string): Promise<void> {
@@ -120,12 +147,13 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     });
     const active: ActiveRun = { process };
     this.active.set(row.id, active);
+    // Beats until the outcome is recorded, so the lease holds while that write waits for a store that restarts.
     const heartbeat = setInterval(() => void this.heartbeat(row.id, workerId, active), HEARTBEAT_MS);
     let result: RunResult;
     try {
       result = await process.done;
     } finally {
-      clearInterval(heartbeat);
+      active.finished = true;
       this.active.delete(row.id);
     }
     // A run cut off by shutdown failed (and is retried by policy); one canceled on request was canceled.
@@ -151,24 +179,34 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
               ? `killed by ${result.signal}`
               : `exited with code ${result.exitCode}`
             : null;
-    await this.finish(row, workerId, status, { result, error, backoffSeconds: program.retryBackoffSeconds });
+    try {
+      await this.finish(row, workerId, status, { result, error, backoffSeconds: program.retryBackoffSeconds });
+    } finally {
+      clearInterval(heartbeat);
+    }
   }
 
-  /** The process env: allow-listed names from the hub's env, then fixed values, then the trigger's values. */
+  /**
+   * The process env: allow-listed names from the hub's environment, then fixed values, then the trigger's
+   * values. The hub's own secrets never pass, even for a program saved before they were refused.
+   */
   private environment(program: Program, fromTrigger: Record<string, string>): Record<string, string> {
     const env: Record<string, string> = {};
     for (const name of program.envAllow) {
       const value = process.env[name];
       if (value !== undefined) env[name] = value;
     }
-    Object.assign(env, program.env);
+    Object.assign(env, this.programs.openEnv(program));
     for (const [name, value] of Object.entries(fromTrigger)) {
       if (program.envAllow.includes(name)) env[name] = value;
     }
+    for (const name of Object.keys(env)) if (forbiddenEnvName(name)) delete env[name];
     return env;
   }
 
   private async heartbeat(id: string, workerId: string, active: ActiveRun): Promise<void> {
+    if (active.beating) return;
+    active.beating = true;
     try {
       const snap = active.process.snapshot();
       const list = rowsOf<{ cancel_requested_at: Date | null; last_error: string | null }>(await this.dataSource.query(
@@ -179,6 +217,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         [id, workerId, this.config.tasks.leaseMs, snap.stdout, snap.stderr, snap.stdoutBytes, snap.stderrBytes],
       ));
       if (!list.length) {
+        if (active.finished) return;
         active.cancelReason = 'the lease on this run was lost to another worker';
         active.process.cancel();
       } else if (list[0].cancel_requested_at && active.cancelReason === undefined) {
@@ -186,7 +225,11 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         active.process.cancel();
       }
     } catch (err) {
-      this.logger.warn(`heartbeat of task ${id} failed: ${(err as Error).message}`);
+      // While the store is down every beat fails; one line per run is enough.
+      if (!active.warned) this.logger.warn(`heartbeat of task ${id} failed: ${(err as Error).message}`);
+      active.warned = true;
+    } finally {
+      active.beating = false;
     }
   }
 
@@ -217,7 +260,12 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const retry = !outcome.noRetry && (status === 'failed' || status === 'timed_out') && row.attempt < row.max_attempts;
     let retryId: string | null = null;
     let published = 0;
-    await this.dataSource.transaction(async (m) => {
+    // The outcome is the one write that must land: retried while the store restarts (the heartbeat keeps the
+    // lease meanwhile), so a run that finished is never recorded as lost. Under the lease, a retry after a
+    // commit whose answer was lost updates nothing and publishes nothing twice.
+    await untilStored(() => this.dataSource.transaction(async (m) => {
+      retryId = null;
+      published = 0;
       const updated = affectedRows(await m.query(
         `UPDATE task_runs SET status = $3, exit_code = $4, signal = $5, duration_ms = $6, stdout = coalesce($7, stdout),
            stderr = coalesce($8, stderr), stdout_bytes = coalesce($9, stdout_bytes), stderr_bytes = coalesce($10, stderr_bytes),
@@ -261,6 +309,11 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         });
         published = event.deliveries;
       }
+    }), {
+      what: `the outcome of task ${row.id}`,
+      onDown: (err) => this.logger.warn(`the store is unavailable (${(err as Error).message}); task ${row.id} ${status}, recording its outcome once the store is back`),
+      onBack: (ms) => this.logger.log(`recorded the outcome of task ${row.id} after waiting ${ms} ms for the store`),
+      giveUp: () => this.deadlinePassed,
     });
     await this.tasks.queue.notifyDone();
     if (retryId) await this.tasks.wake();
