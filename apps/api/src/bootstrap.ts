@@ -2,12 +2,13 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import { type AppConfig, ErrorBody, ErrorCode, HookhubError, MetricsService, generateRequestId } from '@hookhub/core';
+import { type AppConfig, ErrorBody, ErrorCode, HookhubError, MetricsService, generateRequestId, inputProblem } from '@hookhub/core';
 import { HookResponseDto, ReceiverService } from '@hookhub/inbound';
 import { JSON_TYPE, documentReceiver, handleFrameworkError, installReceiver } from './hooks/receiver-http';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 import { AppModule } from './app.module';
+import { handleClientError } from './http/client-errors';
 
 export interface CreateAppOptions {
   /** Use Nest's plain logger output instead of JSON (tests pass false to keep output quiet). */
@@ -29,6 +30,7 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     // `/api/webhooks/` (as scenario 4's clients write it) is `/api/webhooks`.
     routerOptions: { ignoreTrailingSlash: true },
     frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
   });
 }
 
@@ -77,7 +79,13 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     }
   });
   fastify.addHook('preValidation', async (request) => {
-    if (!request.url.startsWith('/api/') || request.body === undefined || request.body === null) return;
+    if (!request.url.startsWith('/api/')) return;
+    // Whatever the endpoint: no NUL character, no nesting past MAX_INPUT_DEPTH (400, never a 500 below).
+    for (const [root, value] of [['query', request.query], ['path', request.params], ['body', request.body]] as const) {
+      const problem = inputProblem(value, root);
+      if (problem) throw new HookhubError(ErrorCode.ValidationFailed, problem.errors[0], [problem]);
+    }
+    if (request.body === undefined || request.body === null) return;
     if (typeof request.body !== 'object' || Array.isArray(request.body)) {
       throw new HookhubError(ErrorCode.BadRequest, 'The request body must be a JSON object');
     }

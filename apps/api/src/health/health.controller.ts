@@ -1,7 +1,8 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { Public } from '@hookhub/auth';
+import { ErrorCode, HookhubError, STORE_RETRY_AFTER_SECONDS } from '@hookhub/core';
 import { StoreHealth } from './store.health';
 
 @ApiTags('health')
@@ -21,11 +22,16 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** The process can serve requests: the database answers. 503 when it does not. */
+  /** The process can serve requests: the database answers. 503 `store_unavailable` (with Retry-After) when it does not. */
   @Get('ready')
   @HealthCheck()
   @ApiOperation({ summary: 'Readiness (database)' })
-  ready(): Promise<HealthCheckResult> {
-    return this.health.check([() => this.store.check('database')]);
+  async ready(): Promise<HealthCheckResult> {
+    try {
+      return await this.health.check([() => this.store.check('database')]);
+    } catch (err) {
+      if (!(err instanceof ServiceUnavailableException)) throw err;
+      throw new HookhubError(ErrorCode.StoreUnavailable, 'The database does not answer', err.getResponse(), { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) });
+    }
   }
 }

@@ -23,6 +23,15 @@ function rawBodyOf(request: FastifyRequest): Buffer {
 
 class BodyTooLarge extends Error {}
 
+/** The client went away before its body was read whole: an info line and a receipt, not an error. */
+function clientClosed(): HookhubError {
+  return new HookhubError(ErrorCode.ClientClosed, 'The client closed the connection before the body was read');
+}
+
+function isAbort(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException)?.code === 'ECONNRESET' || (err as Error)?.message === 'aborted';
+}
+
 /**
  * Reads a body up to `limit` bytes. One byte more rejects with BodyTooLarge and stops reading; Node then
  * answers with `Connection: close`, so the rest of the body is never read.
@@ -185,6 +194,7 @@ function installBodyHandling(fastify: FastifyInstance, receiver: ReceiverService
         return await readLimited(payload, ctx.bodyLimit);
       } catch (err) {
         if (err instanceof BodyTooLarge) await receiver.reject(ctx, receiver.tooLarge(ctx));
+        if (isAbort(err) || request.raw.destroyed) await receiver.reject(ctx, clientClosed());
         throw err;
       }
     }
@@ -193,11 +203,14 @@ function installBodyHandling(fastify: FastifyInstance, receiver: ReceiverService
       raw = await readLimited(payload, apiBodyLimit);
     } catch (err) {
       if (err instanceof BodyTooLarge) throw new HookhubError(ErrorCode.PayloadTooLarge, `The body is larger than ${apiBodyLimit} bytes`);
+      if (isAbort(err) || request.raw.destroyed) throw clientClosed();
       throw err;
     }
     const type = request.headers['content-type'] ?? '';
     if (!JSON_TYPE.test(type)) return raw;
-    if (raw.length === 0) throw HookhubError.badRequest('Body cannot be empty when Content-Type is application/json');
+    // Many HTTP clients send Content-Type: application/json on every call, bodiless POSTs and DELETEs
+    // included: no bytes is no body (an operation that needs one says which fields are missing).
+    if (raw.length === 0) return undefined;
     const text = raw.toString('utf8');
     let parsed: unknown;
     try {

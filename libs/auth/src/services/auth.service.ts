@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { DataSource, type Repository } from 'typeorm';
-import { APP_CONFIG, type AppConfig, Clock, ErrorCode, HookhubError } from '@hookhub/core';
+import { APP_CONFIG, type AppConfig, Clock, ErrorCode, HookhubError, isUuid } from '@hookhub/core';
 import { User } from '../entities/user.entity';
 import type { LoginDto, MeDto, TokenDto } from '../dto/auth.dto';
 import type { Principal } from '../roles';
@@ -79,7 +79,7 @@ export class AuthService {
     } catch {
       return null;
     }
-    if (claims.typ !== 'access' || typeof claims.sub !== 'string') return null;
+    if (claims.typ !== 'access' || typeof claims.sub !== 'string' || !isUuid(claims.sub)) return null;
     const user = await this.users.findOne({ where: { id: claims.sub } });
     if (!user || user.disabled) return null;
     // A password change (or reset) ends every token issued before it, even within the same second.

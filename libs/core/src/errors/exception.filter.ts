@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import { ERROR_STATUS, ErrorCode, HookhubError } from './error-codes';
+import { ERROR_STATUS, ErrorCode, HookhubError, STORE_RETRY_AFTER_SECONDS, isStoreUnavailable } from './error-codes';
 import { ErrorBody } from './error-body';
 
 interface Mapped {
@@ -65,11 +65,20 @@ export function mapException(exception: unknown): Mapped | undefined {
       }
       if (response.details !== undefined) details = response.details;
     }
+    if (status === 503) return { status, code: code ?? ErrorCode.Unavailable, message, details, headers: { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) } };
     if (status >= 500) return undefined;
     if (status === 404 && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)/.test(message)) {
       message = `Route not found: ${message.replace(/^Cannot /, '')}`;
     }
     return { status, code: code ?? STATUS_CODE_NAMES[status] ?? ErrorCode.BadRequest, message, details };
+  }
+  if (isStoreUnavailable(exception)) {
+    return {
+      status: 503,
+      code: ErrorCode.StoreUnavailable,
+      message: 'The store (database) is not answering; try again shortly',
+      headers: { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) },
+    };
   }
   if (isRecord(exception)) {
     const fastifyCode = typeof exception.code === 'string' ? exception.code : undefined;
@@ -91,6 +100,7 @@ export function mapException(exception: unknown): Mapped | undefined {
 }
 
 const logger = new Logger('Errors');
+let storeWarnedAt = 0;
 
 /**
  * The error response for anything thrown: `{statusCode, error, code, message, details?, requestId}`, and the
@@ -99,6 +109,11 @@ const logger = new Logger('Errors');
  */
 export function errorResponse(exception: unknown, requestId: string): { body: ErrorBody; headers?: Record<string, string> } {
   const mapped = mapException(exception);
+  if (mapped?.code === ErrorCode.StoreUnavailable && Date.now() - storeWarnedAt > 5000) {
+    // One line every few seconds while the store is down, not one per request.
+    storeWarnedAt = Date.now();
+    logger.warn({ requestId }, `answering 503: the store does not answer (${exception instanceof Error ? exception.message : String(exception)})`);
+  }
   if (mapped) {
     return {
       body: {
