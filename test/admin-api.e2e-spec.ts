@@ -55,6 +55,11 @@ describe('admin API: users, API keys, audit (e2e)', () => {
       const me = await t.request({ url: '/api/auth/me', token: admin });
       const demote = await t.request({ method: 'PATCH', url: `/api/users/${me.json.id}`, token: admin, body: { role: 'viewer' } });
       expect(demote.statusCode).toBe(409);
+      const disable = await t.request<{ code: string; message: string }>({ method: 'PATCH', url: `/api/users/${me.json.id}`, token: admin, body: { disabled: true } });
+      expect([disable.statusCode, disable.json.code]).toEqual([409, 'conflict']);
+      expect(disable.json.message).toContain('last enabled admin');
+      // Still enabled: its token still works.
+      expect((await t.request({ url: '/api/auth/me', token: admin })).statusCode).toBe(200);
       const second = await t.userWithRole('admin');
       // Now there are two admins: the second may demote the first, but then not itself.
       const ok = await t.request({ method: 'PATCH', url: `/api/users/${me.json.id}`, token: second.token, body: { role: 'operator' } });

@@ -53,3 +53,37 @@ onPostgres('migrations under the advisory lock (Postgres)', () => {
     }
   });
 });
+
+describe('the Hardening migration on receipts stored before it', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => db?.drop());
+
+  it('redacts every credential header of stored receipts, the source-configured one included, and keeps the rest', async () => {
+    const config = loadConfig({ NODE_ENV: 'test', ...db.env });
+    const before = await StoreRuntime.open(config, { entities: [], migrations: MIGRATIONS.slice(0, 3) }, true);
+    try {
+      const [source] = (await before.dataSource.query(
+        `INSERT INTO sources (slug, scheme, verification) VALUES ('old-hmac', 'hmac', '{"header": "X-My-Sig"}') RETURNING id`,
+      )) as Array<{ id: string }>;
+      const insert = `INSERT INTO receipts (id, source_id, slug, method, verdict, status_code, headers) VALUES (gen_random_uuid(), $1, $2, 'POST', 'accepted', 202, $3)`;
+      await before.dataSource.query(insert, [source.id, 'old-hmac', JSON.stringify({ 'x-signature': 'default-sig', 'x-my-sig': 'configured-sig', 'x-other': 'kept' })]);
+      await before.dataSource.query(insert, [null, 'unknown', JSON.stringify({ 'x-gitlab-token': 'gl-token', 'stripe-signature': 't=1,v1=ab', 'user-agent': 'curl' })]);
+    } finally {
+      await before.close();
+    }
+    const after = await StoreRuntime.open(config, { entities: [], migrations: MIGRATIONS }, true);
+    try {
+      const rows = (await after.dataSource.query(`SELECT slug, headers FROM receipts ORDER BY slug`)) as Array<{ slug: string; headers: Record<string, string> }>;
+      expect(rows).toEqual([
+        { slug: 'old-hmac', headers: { 'x-signature': '[redacted]', 'x-my-sig': '[redacted]', 'x-other': 'kept' } },
+        { slug: 'unknown', headers: { 'x-gitlab-token': '[redacted]', 'stripe-signature': '[redacted]', 'user-agent': 'curl' } },
+      ]);
+    } finally {
+      await after.close();
+    }
+  });
+});

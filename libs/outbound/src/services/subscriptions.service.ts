@@ -87,7 +87,7 @@ export class SubscriptionsService implements OnApplicationBootstrap {
       description: s.description,
       events: s.eventFilters,
       payload_filter: s.payloadFilter ?? null,
-      header_names: Object.keys(s.headers),
+      header_names: Object.keys(s.headers).sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())),
       timeout_ms: s.timeoutMs,
       retry_schedule: schedule,
       retry_schedule_default: s.retrySchedule === null,

@@ -82,7 +82,10 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       pollIntervalMs: Math.min(this.storeOptions.pollIntervalMs, 5000),
       onError: (err) => this.logger.error(`task worker: ${(err as Error).message}`),
     });
-    this.unsubscribeCancel = this.tasks.queue.subscribeTo(TASKS_CANCEL, () => void this.checkCancels());
+    // Also fired when the LISTEN connection comes back, possibly while the store is still down.
+    this.unsubscribeCancel = this.tasks.queue.subscribeTo(TASKS_CANCEL, () => {
+      this.checkCancels().catch((err: unknown) => this.logger.warn(`could not read cancel requests (the heartbeat reads them too): ${(err as Error).message}`));
+    });
     this.worker.start();
   }
 
