@@ -1,6 +1,7 @@
 export * from './config/app-config';
 export * from './errors/error-codes';
 export * from './errors/error-body';
+export * from './errors/error-examples';
 export * from './errors/exception.filter';
 export * from './http/validation';
 export * from './logging/logging';

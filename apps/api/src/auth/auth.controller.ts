@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Post, Put, Req, UseGuards } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import {
   Audit,
   Auth,
@@ -16,7 +16,7 @@ import {
   TokenDto,
   UsersService,
 } from '@hookhub/auth';
-import { ErrorBody } from '@hookhub/core';
+import { ApiErrorExample, ErrorBody, ErrorCode } from '@hookhub/core';
 import type { FastifyRequest } from 'fastify';
 import { originOf } from '../http/origin';
 
@@ -34,7 +34,7 @@ export class AuthController {
   @HttpCode(200)
   @UseGuards(LoginThrottlerGuard)
   @ApiOperation({ summary: 'Log in' })
-  @ApiUnauthorizedResponse({ description: 'Wrong username or password (the same answer for both)', type: ErrorBody })
+  @ApiErrorExample(401, { description: 'Wrong username or password (the same answer for both)', code: ErrorCode.InvalidCredentials, message: 'Invalid username or password' })
   @ApiTooManyRequestsResponse({ description: 'Too many attempts from this address or for this user; see Retry-After', type: ErrorBody })
   login(@Body() dto: LoginDto, @Req() req: FastifyRequest): Promise<TokenDto> {
     return this.auth.login(dto, originOf(req));

@@ -2,7 +2,7 @@ import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { Public } from '@hookhub/auth';
-import { ErrorCode, HookhubError, STORE_RETRY_AFTER_SECONDS } from '@hookhub/core';
+import { ApiErrorExample, ErrorCode, HookhubError, STORE_RETRY_AFTER_SECONDS } from '@hookhub/core';
 import { StoreHealth } from './store.health';
 
 @ApiTags('health')
@@ -26,6 +26,12 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   @ApiOperation({ summary: 'Readiness (database)' })
+  @ApiErrorExample(503, {
+    description: 'The database does not answer (see Retry-After); `details` is the health check',
+    code: ErrorCode.StoreUnavailable,
+    message: 'The database does not answer',
+    details: { status: 'error', info: {}, error: { database: { status: 'down', message: 'no answer within 3000 ms' } }, details: { database: { status: 'down', message: 'no answer within 3000 ms' } } },
+  })
   async ready(): Promise<HealthCheckResult> {
     try {
       return await this.health.check([() => this.store.check('database')]);

@@ -1,8 +1,8 @@
-import type { OpenAPIObject } from '@nestjs/swagger';
+import { type OpenAPIObject, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { ErrorCode, HookhubError, sendError } from '@hookhub/core';
-import type { HookContext, HookRequest, ReceiverService } from '@hookhub/inbound';
+import { ErrorBody, ErrorCode, type ErrorExampleOptions, HookhubError, errorExample, sendError } from '@hookhub/core';
+import { type HookContext, type HookRequest, HookResponseDto, type ReceiverService } from '@hookhub/inbound';
 
 const HOOKS_PREFIX = '/hooks/';
 /** application/json and the +json types. */
@@ -113,17 +113,25 @@ export function handleFrameworkError(error: FastifyError, request: FastifyReques
   receiver.refuse(hookRequestOf(request), refused).catch((err: unknown) => sendError(err, request, reply));
 }
 
-const RESPONSES: Record<string, [string, 'HookResponseDto' | 'ErrorBody']> = {
-  200: ["A duplicate delivery (the original receipt), or a sync source's finished task", 'HookResponseDto'],
-  202: ['Verified and stored; task ids in the body (or matched: false)', 'HookResponseDto'],
-  400: ['Malformed URL or body, missing task id, or a value refused by a template pattern', 'ErrorBody'],
-  401: ['Missing or bad signature, or timestamp outside the replay window', 'ErrorBody'],
-  403: ['Address not in the allow-list', 'ErrorBody'],
-  404: ['Unknown or disabled source, or unknown task id', 'ErrorBody'],
-  405: ["Method not allowed by the source (see Allow)", 'ErrorBody'],
-  413: ["Body over the source's cap", 'ErrorBody'],
-  415: ['Content type not accepted', 'ErrorBody'],
-  429: ['Over the rate limit (see Retry-After)', 'ErrorBody'],
+const ANSWERS: Record<string, string> = {
+  200: "A duplicate delivery (the original receipt), or a sync source's finished task",
+  202: 'Verified and stored; task ids in the body (or matched: false)',
+};
+
+/** The receiver's refusals: what each status means here, and an example of its body. */
+const REFUSALS: Record<string, [string, ErrorExampleOptions]> = {
+  400: [
+    'Malformed URL or body, missing task id, or a value refused by a template pattern',
+    { code: ErrorCode.BadRequest, message: 'The body must be a JSON object with "task_id", a positive integer (it is missing)' },
+  ],
+  401: ['Missing or bad signature, or timestamp outside the replay window', { code: ErrorCode.SignatureInvalid, message: 'X-Hub-Signature-256 does not match the body' }],
+  403: ['Address not in the allow-list', { code: ErrorCode.IpNotAllowed, message: 'Address 203.0.113.7 is not allowed to call this source' }],
+  404: ['Unknown or disabled source, or unknown task id', { code: ErrorCode.NotFound, message: 'No source named github-api' }],
+  405: ['Method not allowed by the source (see Allow)', { code: ErrorCode.MethodNotAllowed, message: 'Method GET is not allowed; use POST' }],
+  413: ["Body over the source's cap", { code: ErrorCode.PayloadTooLarge, message: "The body is larger than this source's limit of 1048576 bytes" }],
+  415: ['Content type not accepted', { code: ErrorCode.UnsupportedMediaType, message: 'Content type text/plain is not accepted; send application/json' }],
+  429: ['Over the rate limit (see Retry-After)', { code: ErrorCode.RateLimited, message: 'Over the limit of 60 requests a minute' }],
+  503: ['The database does not answer, so nothing was stored or run (see Retry-After)', { code: ErrorCode.StoreUnavailable }],
 };
 
 /**
@@ -146,9 +154,17 @@ export function documentReceiver(document: OpenAPIObject): void {
         { name: 'X-Hub-Signature-256', in: 'header', required: false, description: "or the header of the source's scheme", schema: { type: 'string' } },
       ],
       requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', example: { task_id: 1 } } } } },
-      responses: Object.fromEntries(
-        Object.entries(RESPONSES).map(([status, [description, schema]]) => [status, { description, content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } } }]),
-      ),
+      responses: {
+        ...Object.fromEntries(
+          Object.entries(ANSWERS).map(([status, description]) => [status, { description, content: { 'application/json': { schema: { $ref: getSchemaPath(HookResponseDto) } } } }]),
+        ),
+        ...Object.fromEntries(
+          Object.entries(REFUSALS).map(([status, [description, example]]) => [
+            status,
+            { description, content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorBody) }, example: errorExample(Number(status), example) } } },
+          ]),
+        ),
+      },
     },
   };
 }

@@ -1,10 +1,11 @@
 import { Controller, Get, HttpCode, type MessageEvent, Param, ParseUUIDPipe, Post, Query, Sse, UseGuards } from '@nestjs/common';
-import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Observable } from 'rxjs';
 import { Audit, Auth, CurrentPrincipal, type Principal, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
 import { ListTasksQueryDto, TaskRunDetailDto, TaskRunPageDto, TasksService } from '@hookhub/tasks';
 import { TaskExistsGuard } from './task-exists.guard';
+import { ApiTaskOutputResponse } from './task-output.openapi';
 
 @ApiTags('tasks')
 @Controller('api/tasks')
@@ -30,12 +31,13 @@ export class TasksController {
 
   /**
    * Server-sent events with the run's output as it is written: `stdout` and `stderr` events carry new
-   * text, `status` events the status, and `end` the outcome, after which the stream closes.
+   * text, `truncated` the bytes skipped, `status` events the status, and `end` the outcome, after which the
+   * stream closes.
    */
   @Sse(':id/output')
   @Auth(Role.Viewer, 'tasks:read')
   @ApiOperation({ summary: 'Stream the output of a task run (SSE)' })
-  @ApiOkResponse({ description: 'text/event-stream of stdout, stderr, status and end events' })
+  @ApiTaskOutputResponse()
   @ApiNotFoundResponse({ type: ErrorBody })
   @UseGuards(TaskExistsGuard)
   output(@Param('id', ParseUUIDPipe) id: string): Observable<MessageEvent> {
