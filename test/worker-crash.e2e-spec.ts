@@ -1,24 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type TestApp, bootApp } from './helpers/app';
+import { buildApps } from './helpers/build';
 import { usingRealPostgres } from './helpers/database';
 import { Receiver, eventually } from './helpers/receiver';
-
-const ROOT = process.cwd();
-/** The worker is built from the current sources into a cache of its own (never the project's dist/). */
-const BUILD_DIR = join(ROOT, 'node_modules/.cache/hookhub-worker-build');
-
-function buildWorker(): string {
-  mkdirSync(BUILD_DIR, { recursive: true });
-  writeFileSync(join(BUILD_DIR, 'tsconfig.json'), JSON.stringify({ extends: '../../../tsconfig.build.json', compilerOptions: { outDir: './out' } }));
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'), 'build', 'api', '--path', 'node_modules/.cache/hookhub-worker-build/tsconfig.json'], {
-    cwd: ROOT,
-    stdio: 'pipe',
-  });
-  return join(BUILD_DIR, 'out/apps/worker/src/main.js');
-}
 
 interface Delivery {
   id: string;
@@ -60,7 +45,7 @@ interface Delivery {
   };
 
   beforeAll(async () => {
-    workerMain = buildWorker();
+    workerMain = buildApps('worker-crash').worker;
     t = await bootApp({ HOOKHUB_RUN_WORKERS: 'false', HOOKHUB_OUTBOUND_ALLOW: '127.0.0.1/32', HOOKHUB_RETRY_SCHEDULE: '30' });
     admin = await t.login();
   }, 180_000);

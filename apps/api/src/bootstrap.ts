@@ -1,8 +1,9 @@
+import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import { type AppConfig, ErrorBody, ErrorCode, HookhubError, MetricsService, generateRequestId, inputProblem } from '@hookhub/core';
+import { type AppConfig, ErrorBody, ErrorCode, HookhubError, MetricsService, documentErrorResponses, generateRequestId, inputProblem } from '@hookhub/core';
 import { HookResponseDto, ReceiverService } from '@hookhub/inbound';
 import { JSON_TYPE, documentReceiver, handleFrameworkError, installReceiver } from './hooks/receiver-http';
 
@@ -48,6 +49,9 @@ export function swaggerDocument(app: NestFastifyApplication) {
     .build();
   const document = SwaggerModule.createDocument(app, builder, { extraModels: [HookResponseDto, ErrorBody] });
   documentReceiver(document);
+  // Every error response gets an example of its own status; the admin API and the receiver read and write the
+  // store, so they may answer 503 store_unavailable (/health/ready declares its own).
+  documentErrorResponses(document, { storeBacked: (path) => path.startsWith('/api/') || path.startsWith('/hooks/') });
   return document;
 }
 
@@ -100,9 +104,22 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     if (closing) void reply.header('connection', 'close');
     return payload;
   });
+  // One access line per request (the receiver's included), with its id; the path without the query, which
+  // some senders use for tokens, and none of the headers.
+  const access = new NestLogger('HTTP');
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    if (request.url === '/health/live' || request.url === '/metrics') return;
+    access.log({
+      msg: 'request completed',
+      requestId: request.id,
+      method: request.method,
+      path: request.url.split('?')[0].slice(0, 500),
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      ip: request.ip,
+    });
   });
 
   if (config.http.docs) {

@@ -62,7 +62,9 @@ export function loggerParams(config: AppConfig): Params {
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       genReqId: (req) => (req as IncomingMessage & { id?: string }).id ?? generateRequestId(req),
       customProps: () => ({ service: 'hookhub' }),
-      autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
+      // Access lines are written by the HTTP layer's own onResponse hook (apps/api bootstrap): pino-http's
+      // middleware is not reached by every route under Fastify (the receiver is a plain Fastify route).
+      autoLogging: false,
       serializers: {
         // Only headers known to hold no credential: a source may read its signature or token from any
         // header it names, so a deny-list could never be complete.
