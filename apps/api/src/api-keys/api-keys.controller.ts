@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiForbiddenResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   ApiKeyDto,
@@ -14,6 +14,7 @@ import {
   Role,
 } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
+import { ParseIdPipe } from '../http/parse-id.pipe';
 
 @ApiTags('api-keys')
 @Controller('api/api-keys')
@@ -42,7 +43,7 @@ export class ApiKeysController {
   @Audit('api_key.revoke', 'api_key')
   @ApiOperation({ summary: 'Revoke an API key' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  revoke(@Param('id', ParseUUIDPipe) id: string, @CurrentPrincipal() principal: Principal): Promise<ApiKeyDto> {
+  revoke(@Param('id', ParseIdPipe) id: string, @CurrentPrincipal() principal: Principal): Promise<ApiKeyDto> {
     return this.keys.revoke(id, principal);
   }
 }

@@ -1,8 +1,9 @@
-import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit, Auth, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
 import { CreateEventTypeDto, EventTypeDto, EventTypePageDto, EventTypesService, ListEventTypesQueryDto, UpdateEventTypeDto } from '@hookhub/outbound';
+import { ParseIdPipe } from '../http/parse-id.pipe';
 
 @ApiTags('event types')
 @Controller('api/event-types')
@@ -31,7 +32,7 @@ export class EventTypesController {
   @Auth(Role.Viewer, 'webhooks:read')
   @ApiOperation({ summary: 'Get an event type' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  get(@Param('id', ParseUUIDPipe) id: string): Promise<EventTypeDto> {
+  get(@Param('id', ParseIdPipe) id: string): Promise<EventTypeDto> {
     return this.types.get(id);
   }
 
@@ -41,7 +42,7 @@ export class EventTypesController {
   @Audit('event_type.update', 'event_type')
   @ApiOperation({ summary: 'Update an event type' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  update(@Param('id', ParseUUIDPipe) id: string, @Body() dto: UpdateEventTypeDto): Promise<EventTypeDto> {
+  update(@Param('id', ParseIdPipe) id: string, @Body() dto: UpdateEventTypeDto): Promise<EventTypeDto> {
     return this.types.update(id, dto);
   }
 
@@ -52,7 +53,7 @@ export class EventTypesController {
   @ApiOperation({ summary: 'Delete an event type' })
   @ApiNotFoundResponse({ type: ErrorBody })
   @ApiConflictResponse({ description: 'It is built in', type: ErrorBody })
-  remove(@Param('id', ParseUUIDPipe) id: string): Promise<EventTypeDto> {
+  remove(@Param('id', ParseIdPipe) id: string): Promise<EventTypeDto> {
     return this.types.remove(id);
   }
 }

@@ -1,8 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBadRequestResponse, ApiNotFoundResponse, ApiOperation, ApiPayloadTooLargeResponse, ApiTags } from '@nestjs/swagger';
 import { Auth, CurrentPrincipal, NotAudited, type Principal, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
 import { EventDetailDto, EventPageDto, EventsService, ListEventsQueryDto, PublishEventDto, PublishedEventDto } from '@hookhub/outbound';
+import { ParseIdPipe } from '../http/parse-id.pipe';
 
 @ApiTags('events')
 @Controller('api/events')
@@ -39,7 +40,7 @@ export class EventsController {
   @Auth(Role.Viewer, 'webhooks:read')
   @ApiOperation({ summary: 'Get an event and its deliveries' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  get(@Param('id', ParseUUIDPipe) id: string): Promise<EventDetailDto> {
+  get(@Param('id', ParseIdPipe) id: string): Promise<EventDetailDto> {
     return this.events.get(id);
   }
 }

@@ -1,10 +1,11 @@
-import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit, Auth, CurrentPrincipal, type Principal, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
 import {
   CreateProgramDto, ListProgramsQueryDto, ManualRunDto, ProgramDto, ProgramPageDto, ProgramsService, TaskRunDetailDto, TasksService, UpdateProgramDto,
 } from '@hookhub/tasks';
+import { ParseIdPipe } from '../http/parse-id.pipe';
 
 @ApiTags('programs')
 @Controller('api/programs')
@@ -36,7 +37,7 @@ export class ProgramsController {
   @Auth(Role.Viewer, 'tasks:read')
   @ApiOperation({ summary: 'Get a program' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  get(@Param('id', ParseUUIDPipe) id: string): Promise<ProgramDto> {
+  get(@Param('id', ParseIdPipe) id: string): Promise<ProgramDto> {
     return this.programs.get(id);
   }
 
@@ -45,7 +46,7 @@ export class ProgramsController {
   @Audit('program.update', 'program')
   @ApiOperation({ summary: 'Change a program (admin)' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  update(@Param('id', ParseUUIDPipe) id: string, @Body() dto: UpdateProgramDto): Promise<ProgramDto> {
+  update(@Param('id', ParseIdPipe) id: string, @Body() dto: UpdateProgramDto): Promise<ProgramDto> {
     return this.programs.update(id, dto);
   }
 
@@ -56,7 +57,7 @@ export class ProgramsController {
   @ApiOperation({ summary: 'Delete a program (admin)' })
   @ApiNotFoundResponse({ type: ErrorBody })
   @ApiConflictResponse({ description: 'Rules still use it', type: ErrorBody })
-  remove(@Param('id', ParseUUIDPipe) id: string): Promise<ProgramDto> {
+  remove(@Param('id', ParseIdPipe) id: string): Promise<ProgramDto> {
     return this.programs.remove(id);
   }
 
@@ -66,7 +67,7 @@ export class ProgramsController {
   @Audit('program.run', 'program')
   @ApiOperation({ summary: 'Run a program by hand' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  run(@Param('id', ParseUUIDPipe) id: string, @Body() dto: ManualRunDto, @CurrentPrincipal() principal: Principal): Promise<TaskRunDetailDto> {
+  run(@Param('id', ParseIdPipe) id: string, @Body() dto: ManualRunDto, @CurrentPrincipal() principal: Principal): Promise<TaskRunDetailDto> {
     return this.tasks.runManually(id, dto.payload ?? {}, principal.username);
   }
 }

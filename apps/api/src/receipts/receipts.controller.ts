@@ -1,8 +1,9 @@
-import { Controller, Get, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit, Auth, CurrentPrincipal, type Principal, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
 import { HookResponseDto, ListReceiptsQueryDto, ReceiptDetailDto, ReceiptPageDto, ReceiptsService } from '@hookhub/inbound';
+import { ParseIdPipe } from '../http/parse-id.pipe';
 
 @ApiTags('receipts')
 @Controller('api/receipts')
@@ -22,7 +23,7 @@ export class ReceiptsController {
   @Auth(Role.Viewer, 'sources:read')
   @ApiOperation({ summary: 'Get a receipt' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  get(@Param('id', ParseUUIDPipe) id: string): Promise<ReceiptDetailDto> {
+  get(@Param('id', ParseIdPipe) id: string): Promise<ReceiptDetailDto> {
     return this.receipts.get(id);
   }
 
@@ -33,7 +34,7 @@ export class ReceiptsController {
   @ApiOperation({ summary: 'Replay a receipt through the rules (admin)' })
   @ApiNotFoundResponse({ type: ErrorBody })
   @ApiConflictResponse({ description: 'Rejected, truncated or orphaned receipts cannot be replayed', type: ErrorBody })
-  replay(@Param('id', ParseUUIDPipe) id: string, @CurrentPrincipal() principal: Principal): Promise<HookResponseDto> {
+  replay(@Param('id', ParseIdPipe) id: string, @CurrentPrincipal() principal: Principal): Promise<HookResponseDto> {
     return this.receipts.replay(id, principal.username);
   }
 }

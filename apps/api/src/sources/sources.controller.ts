@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit, Auth, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
@@ -6,6 +6,7 @@ import {
   CreateRuleDto, CreateSourceDto, ListSourcesQueryDto, ReceiptsService, RuleDto, RuleListDto, RuleTestRequestDto, RuleTestResultDto, RulesService,
   SourceDto, SourcePageDto, SourceStatsDto, SourceStatsQueryDto, SourcesService, UpdateRuleDto, UpdateSourceDto,
 } from '@hookhub/inbound';
+import { ParseIdPipe } from '../http/parse-id.pipe';
 
 @ApiTags('sources')
 @Controller('api/sources')
@@ -38,7 +39,7 @@ export class SourcesController {
   @Auth(Role.Viewer, 'sources:read')
   @ApiOperation({ summary: 'Get a source' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  get(@Param('id', ParseUUIDPipe) id: string): Promise<SourceDto> {
+  get(@Param('id', ParseIdPipe) id: string): Promise<SourceDto> {
     return this.sources.get(id);
   }
 
@@ -48,7 +49,7 @@ export class SourcesController {
   @Audit('source.update', 'source')
   @ApiOperation({ summary: 'Change a source' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  update(@Param('id', ParseUUIDPipe) id: string, @Body() dto: UpdateSourceDto): Promise<SourceDto> {
+  update(@Param('id', ParseIdPipe) id: string, @Body() dto: UpdateSourceDto): Promise<SourceDto> {
     return this.sources.update(id, dto);
   }
 
@@ -57,7 +58,7 @@ export class SourcesController {
   @Audit('source.delete', 'source')
   @ApiOperation({ summary: 'Delete a source and its rules' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  remove(@Param('id', ParseUUIDPipe) id: string): Promise<SourceDto> {
+  remove(@Param('id', ParseIdPipe) id: string): Promise<SourceDto> {
     return this.sources.remove(id);
   }
 
@@ -67,7 +68,7 @@ export class SourcesController {
   @Audit('source.enable', 'source')
   @ApiOperation({ summary: 'Enable a source' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  enable(@Param('id', ParseUUIDPipe) id: string): Promise<SourceDto> {
+  enable(@Param('id', ParseIdPipe) id: string): Promise<SourceDto> {
     return this.sources.setEnabled(id, true);
   }
 
@@ -78,7 +79,7 @@ export class SourcesController {
   @Audit('source.disable', 'source')
   @ApiOperation({ summary: 'Disable a source' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  disable(@Param('id', ParseUUIDPipe) id: string): Promise<SourceDto> {
+  disable(@Param('id', ParseIdPipe) id: string): Promise<SourceDto> {
     return this.sources.setEnabled(id, false);
   }
 
@@ -87,7 +88,7 @@ export class SourcesController {
   @Auth(Role.Viewer, 'sources:read')
   @ApiOperation({ summary: 'Receipt stats of a source' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  stats(@Param('id', ParseUUIDPipe) id: string, @Query() query: SourceStatsQueryDto): Promise<SourceStatsDto> {
+  stats(@Param('id', ParseIdPipe) id: string, @Query() query: SourceStatsQueryDto): Promise<SourceStatsDto> {
     return this.receipts.stats(id, query);
   }
 
@@ -96,7 +97,7 @@ export class SourcesController {
   @Auth(Role.Viewer, 'sources:read')
   @ApiOperation({ summary: 'List the rules of a source' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  listRules(@Param('id', ParseUUIDPipe) id: string): Promise<RuleListDto> {
+  listRules(@Param('id', ParseIdPipe) id: string): Promise<RuleListDto> {
     return this.rules.list(id);
   }
 
@@ -105,7 +106,7 @@ export class SourcesController {
   @Audit('rule.create', 'rule')
   @ApiOperation({ summary: 'Add a rule to a source' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  createRule(@Param('id', ParseUUIDPipe) id: string, @Body() dto: CreateRuleDto): Promise<RuleDto> {
+  createRule(@Param('id', ParseIdPipe) id: string, @Body() dto: CreateRuleDto): Promise<RuleDto> {
     return this.rules.create(id, dto);
   }
 
@@ -115,7 +116,7 @@ export class SourcesController {
   @Auth(Role.Operator, 'sources:write')
   @ApiOperation({ summary: 'Dry-run the rules against a sample request' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  testRules(@Param('id', ParseUUIDPipe) id: string, @Body() dto: RuleTestRequestDto): Promise<RuleTestResultDto> {
+  testRules(@Param('id', ParseIdPipe) id: string, @Body() dto: RuleTestRequestDto): Promise<RuleTestResultDto> {
     return this.rules.test(id, dto);
   }
 
@@ -124,7 +125,7 @@ export class SourcesController {
   @Audit('rule.update', 'rule')
   @ApiOperation({ summary: 'Change a rule' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  updateRule(@Param('id', ParseUUIDPipe) id: string, @Param('ruleId', ParseUUIDPipe) ruleId: string, @Body() dto: UpdateRuleDto): Promise<RuleDto> {
+  updateRule(@Param('id', ParseIdPipe) id: string, @Param('ruleId', ParseIdPipe) ruleId: string, @Body() dto: UpdateRuleDto): Promise<RuleDto> {
     return this.rules.update(id, ruleId, dto);
   }
 
@@ -133,7 +134,7 @@ export class SourcesController {
   @Audit('rule.delete', 'rule')
   @ApiOperation({ summary: 'Delete a rule' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  deleteRule(@Param('id', ParseUUIDPipe) id: string, @Param('ruleId', ParseUUIDPipe) ruleId: string): Promise<RuleDto> {
+  deleteRule(@Param('id', ParseIdPipe) id: string, @Param('ruleId', ParseIdPipe) ruleId: string): Promise<RuleDto> {
     return this.rules.remove(id, ruleId);
   }
 }

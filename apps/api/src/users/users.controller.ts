@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   Audit,
@@ -15,6 +15,7 @@ import {
   UsersService,
 } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
+import { ParseIdPipe } from '../http/parse-id.pipe';
 
 @ApiTags('users')
 @Controller('api/users')
@@ -40,7 +41,7 @@ export class UsersController {
   @Get(':id')
   @ApiOperation({ summary: 'Get a user' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  get(@Param('id', ParseUUIDPipe) id: string): Promise<UserDto> {
+  get(@Param('id', ParseIdPipe) id: string): Promise<UserDto> {
     return this.users.get(id);
   }
 
@@ -50,7 +51,7 @@ export class UsersController {
   @ApiOperation({ summary: 'Change role or disable' })
   @ApiNotFoundResponse({ type: ErrorBody })
   @ApiConflictResponse({ description: 'Would leave no enabled admin', type: ErrorBody })
-  update(@Param('id', ParseUUIDPipe) id: string, @Body() dto: UpdateUserDto, @CurrentPrincipal() actor: Principal): Promise<UserDto> {
+  update(@Param('id', ParseIdPipe) id: string, @Body() dto: UpdateUserDto, @CurrentPrincipal() actor: Principal): Promise<UserDto> {
     return this.users.update(id, dto, actor);
   }
 
@@ -61,7 +62,7 @@ export class UsersController {
   @ApiOperation({ summary: 'Delete a user' })
   @ApiNotFoundResponse({ type: ErrorBody })
   @ApiConflictResponse({ type: ErrorBody })
-  async remove(@Param('id', ParseUUIDPipe) id: string, @CurrentPrincipal() actor: Principal): Promise<void> {
+  async remove(@Param('id', ParseIdPipe) id: string, @CurrentPrincipal() actor: Principal): Promise<void> {
     await this.users.remove(id, actor);
   }
 
@@ -71,7 +72,7 @@ export class UsersController {
   @Audit('user.password_set', 'user')
   @ApiOperation({ summary: "Set a user's password" })
   @ApiNotFoundResponse({ type: ErrorBody })
-  async setPassword(@Param('id', ParseUUIDPipe) id: string, @Body() dto: SetPasswordDto): Promise<void> {
+  async setPassword(@Param('id', ParseIdPipe) id: string, @Body() dto: SetPasswordDto): Promise<void> {
     await this.users.setPassword(id, dto);
   }
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit, Auth, CurrentPrincipal, type Principal, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
@@ -7,6 +7,7 @@ import {
   PatchWebhookDto, RecentAttemptsQueryDto, RecoverDto, RecoveredDto, RotateSecretDto, SecretRotatedDto, StatsQueryDto, SubscriptionsService,
   WebhookCreatedDto, WebhookDto, WebhookPageDto, WebhookStatsDto, WebhookTestResultDto,
 } from '@hookhub/outbound';
+import { ParseIdPipe } from '../http/parse-id.pipe';
 
 @ApiTags('webhooks')
 @Controller('api/webhooks')
@@ -47,7 +48,7 @@ export class WebhooksController {
   @Auth(Role.Viewer, 'webhooks:read')
   @ApiOperation({ summary: 'Get a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  get(@Param('id', ParseUUIDPipe) id: string): Promise<WebhookDto> {
+  get(@Param('id', ParseIdPipe) id: string): Promise<WebhookDto> {
     return this.subscriptions.get(id);
   }
 
@@ -57,7 +58,7 @@ export class WebhooksController {
   @Audit('webhook.replace', 'webhook')
   @ApiOperation({ summary: 'Replace a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  replace(@Param('id', ParseUUIDPipe) id: string, @Body() dto: CreateWebhookDto): Promise<WebhookDto> {
+  replace(@Param('id', ParseIdPipe) id: string, @Body() dto: CreateWebhookDto): Promise<WebhookDto> {
     return this.subscriptions.replace(id, dto);
   }
 
@@ -67,7 +68,7 @@ export class WebhooksController {
   @Audit('webhook.update', 'webhook')
   @ApiOperation({ summary: 'Update a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  patch(@Param('id', ParseUUIDPipe) id: string, @Body() dto: PatchWebhookDto): Promise<WebhookDto> {
+  patch(@Param('id', ParseIdPipe) id: string, @Body() dto: PatchWebhookDto): Promise<WebhookDto> {
     return this.subscriptions.patch(id, dto);
   }
 
@@ -77,7 +78,7 @@ export class WebhooksController {
   @Audit('webhook.delete', 'webhook')
   @ApiOperation({ summary: 'Delete a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  remove(@Param('id', ParseUUIDPipe) id: string): Promise<WebhookDto> {
+  remove(@Param('id', ParseIdPipe) id: string): Promise<WebhookDto> {
     return this.subscriptions.remove(id);
   }
 
@@ -88,7 +89,7 @@ export class WebhooksController {
   @Audit('webhook.toggle', 'webhook')
   @ApiOperation({ summary: 'Enable or disable a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  toggle(@Param('id', ParseUUIDPipe) id: string): Promise<WebhookDto> {
+  toggle(@Param('id', ParseIdPipe) id: string): Promise<WebhookDto> {
     return this.subscriptions.toggle(id);
   }
 
@@ -99,7 +100,7 @@ export class WebhooksController {
   @Audit('webhook.test', 'webhook')
   @ApiOperation({ summary: 'Send a test event' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  test(@Param('id', ParseUUIDPipe) id: string, @CurrentPrincipal() principal: Principal): Promise<WebhookTestResultDto> {
+  test(@Param('id', ParseIdPipe) id: string, @CurrentPrincipal() principal: Principal): Promise<WebhookTestResultDto> {
     return this.deliveries.test(id, principal.username);
   }
 
@@ -108,7 +109,7 @@ export class WebhooksController {
   @Auth(Role.Viewer, 'webhooks:read')
   @ApiOperation({ summary: 'Delivery attempts of a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  logs(@Param('id', ParseUUIDPipe) id: string, @Query() query: ListAttemptsQueryDto): Promise<AttemptPageDto> {
+  logs(@Param('id', ParseIdPipe) id: string, @Query() query: ListAttemptsQueryDto): Promise<AttemptPageDto> {
     return this.deliveries.logs(id, query);
   }
 
@@ -117,7 +118,7 @@ export class WebhooksController {
   @Auth(Role.Viewer, 'webhooks:read')
   @ApiOperation({ summary: 'Delivery stats of a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  stats(@Param('id', ParseUUIDPipe) id: string, @Query() query: StatsQueryDto): Promise<WebhookStatsDto> {
+  stats(@Param('id', ParseIdPipe) id: string, @Query() query: StatsQueryDto): Promise<WebhookStatsDto> {
     return this.deliveries.stats(id, query);
   }
 
@@ -126,7 +127,7 @@ export class WebhooksController {
   @Auth(Role.Viewer, 'webhooks:read')
   @ApiOperation({ summary: 'Deliveries of a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  listDeliveries(@Param('id', ParseUUIDPipe) id: string, @Query() query: ListDeliveriesQueryDto): Promise<DeliveryPageDto> {
+  listDeliveries(@Param('id', ParseIdPipe) id: string, @Query() query: ListDeliveriesQueryDto): Promise<DeliveryPageDto> {
     return this.deliveries.listDeliveries(id, query);
   }
 
@@ -138,7 +139,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Resend a delivery' })
   @ApiNotFoundResponse({ type: ErrorBody })
   @ApiConflictResponse({ description: 'The delivery has not finished', type: ErrorBody })
-  resend(@Param('id', ParseUUIDPipe) id: string, @Param('deliveryId', ParseUUIDPipe) deliveryId: string): Promise<DeliveryDto> {
+  resend(@Param('id', ParseIdPipe) id: string, @Param('deliveryId', ParseIdPipe) deliveryId: string): Promise<DeliveryDto> {
     return this.deliveries.resend(id, deliveryId);
   }
 
@@ -150,7 +151,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Recover failed deliveries' })
   @ApiNotFoundResponse({ type: ErrorBody })
   @ApiConflictResponse({ description: 'The webhook is disabled', type: ErrorBody })
-  recover(@Param('id', ParseUUIDPipe) id: string, @Body() dto: RecoverDto): Promise<RecoveredDto> {
+  recover(@Param('id', ParseIdPipe) id: string, @Body() dto: RecoverDto): Promise<RecoveredDto> {
     return this.deliveries.recover(id, dto);
   }
 
@@ -161,7 +162,7 @@ export class WebhooksController {
   @Audit('webhook.secret.rotate', 'webhook')
   @ApiOperation({ summary: 'Rotate the signing secret' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  rotate(@Param('id', ParseUUIDPipe) id: string, @Body() dto: RotateSecretDto): Promise<SecretRotatedDto> {
+  rotate(@Param('id', ParseIdPipe) id: string, @Body() dto: RotateSecretDto): Promise<SecretRotatedDto> {
     return this.subscriptions.rotateSecret(id, dto);
   }
 }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDateString, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
-import { PageOf, PageQueryDto } from '@hookhub/core';
+import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { IsTimestamp, PageOf, PageQueryDto } from '@hookhub/core';
 
 export class AuditQueryDto extends PageQueryDto {
   /** Only entries by this user. */
@@ -32,12 +32,12 @@ export class AuditQueryDto extends PageQueryDto {
 
   /** Entries at or after this instant (ISO 8601). @example "2026-11-01T00:00:00Z" */
   @IsOptional()
-  @IsDateString()
+  @IsTimestamp()
   from?: string;
 
   /** Entries before this instant (ISO 8601). @example "2026-12-01T00:00:00Z" */
   @IsOptional()
-  @IsDateString()
+  @IsTimestamp()
   to?: string;
 }
 

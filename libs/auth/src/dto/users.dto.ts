@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsEnum, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
-import { PageOf, PageQueryDto } from '@hookhub/core';
+import { IsOmittable, PageOf, PageQueryDto } from '@hookhub/core';
 import { Role } from '../roles';
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$/;
@@ -25,12 +25,12 @@ export class CreateUserDto {
 
 export class UpdateUserDto {
   @ApiPropertyOptional({ enum: Role, example: Role.Viewer })
-  @IsOptional()
+  @IsOmittable()
   @IsEnum(Role)
   role?: Role;
 
   /** A disabled user cannot log in and their tokens and API keys stop working. @example false */
-  @IsOptional()
+  @IsOmittable()
   @IsBoolean()
   disabled?: boolean;
 }

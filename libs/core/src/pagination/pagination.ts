@@ -5,13 +5,17 @@ import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validato
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { HookhubError } from '../errors/error-codes';
 import { isUuid } from '../ids';
+import { isTimestamp } from '../http/validation';
 
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 200;
 
 /** Query parameters shared by every list endpoint: keyset pagination, newest first. */
 export class PageQueryDto {
+  // Described by hand: the Swagger plugin reads only `*.dto.ts` files, so without these the lists' `limit`
+  // and `cursor` were missing from /docs-json.
   /** How many items to return (1-200). @example 50 */
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT, example: 50, description: 'How many items to return (1-200).' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -20,6 +24,7 @@ export class PageQueryDto {
   limit?: number;
 
   /** The `next_cursor` of the previous page; omit for the first page. */
+  @ApiPropertyOptional({ type: String, maxLength: 512, description: 'The `next_cursor` of the previous page; omit for the first page.' })
   @IsOptional()
   @IsString()
   @MaxLength(512)
@@ -46,8 +51,8 @@ export function encodeCursor(createdAt: Date, id: string): string {
 export function decodeCursor(cursor: string): CursorPosition {
   try {
     const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorPosition>;
-    if (typeof parsed.t === 'string' && typeof parsed.id === 'string' && !Number.isNaN(Date.parse(parsed.t)) &&
-      isUuid(parsed.id)) {
+    // A time Postgres reads too: Date.parse alone let `2026-02-30T00:00:00Z` through to a 500.
+    if (isTimestamp(parsed.t) && typeof parsed.id === 'string' && isUuid(parsed.id)) {
       return { t: parsed.t, id: parsed.id };
     }
   } catch {

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsISO8601, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
-import { PageOf, PageQueryDto } from '@hookhub/core';
+import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { IsTimestamp, PageOf, PageQueryDto } from '@hookhub/core';
 import { VERDICTS, type MatchedRule, type Verdict } from '../entities/receipt.entity';
 
 export class ListReceiptsQueryDto extends PageQueryDto {
@@ -16,11 +16,11 @@ export class ListReceiptsQueryDto extends PageQueryDto {
   event?: string;
 
   /** Received at or after. @example "2026-11-23T00:00:00Z" */
-  @IsOptional() @IsISO8601()
+  @IsOptional() @IsTimestamp()
   from?: string;
 
   /** Received before. */
-  @IsOptional() @IsISO8601()
+  @IsOptional() @IsTimestamp()
   to?: string;
 }
 

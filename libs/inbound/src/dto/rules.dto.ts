@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { Allow, ArrayMaxSize, IsArray, IsBoolean, IsInt, IsObject, IsOptional, IsString, IsUUID, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { type Condition, type TemplateInput } from '@hookhub/core';
+import { type Condition, IsOmittable, type TemplateInput } from '@hookhub/core';
 import { TEMPLATE_LIST_SCHEMA } from '@hookhub/tasks';
 
 const CONDITION_EXAMPLE = { and: [{ path: 'event', eq: 'push' }, { path: 'body.ref', eq: 'refs/heads/main' }] };
@@ -11,7 +11,7 @@ export class CreateRuleDto {
   name!: string;
 
   /** Order among the source's rules, lowest first (default: after the last). */
-  @IsOptional() @IsInt() @Min(0) @Max(100_000)
+  @IsOmittable() @IsInt() @Min(0) @Max(100_000)
   position?: number;
 
   /**
@@ -40,7 +40,7 @@ export class CreateRuleDto {
   enabled?: boolean;
 }
 
-export class UpdateRuleDto extends PartialType(CreateRuleDto) {}
+export class UpdateRuleDto extends PartialType(CreateRuleDto, { skipNullProperties: false }) {}
 
 export class RuleDto {
   id!: string;

@@ -3,7 +3,7 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateNested,
 } from 'class-validator';
-import { PageOf, PageQueryDto } from '@hookhub/core';
+import { IsOmittable, IsTimestamp, PageOf, PageQueryDto } from '@hookhub/core';
 import { VERIFICATION_SCHEMES, type VerificationScheme } from '../verifiers';
 import type { DedupMode, Dispatch, MatchMode, ResponseMode } from '../entities/source.entity';
 
@@ -42,8 +42,8 @@ export class CreateSourceDto {
   @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'slug is lower-case letters, digits and -, at most 63 characters' })
   slug!: string;
 
-  @IsOptional() @IsString() @MaxLength(200) name?: string;
-  @IsOptional() @IsString() @MaxLength(2000) description?: string;
+  @IsOmittable() @IsString() @MaxLength(200) name?: string;
+  @IsOmittable() @IsString() @MaxLength(2000) description?: string;
 
   /** How requests are verified. `none` must be chosen explicitly and is flagged in listings. */
   @ApiProperty({ enum: VERIFICATION_SCHEMES, example: 'github' })
@@ -65,15 +65,15 @@ export class CreateSourceDto {
   secrets?: string[];
 
   /** Allowed client addresses or CIDRs (IPv4 and IPv6); empty allows every address. @example ["192.168.1.0/24", "10.0.0.1"] */
-  @IsOptional() @IsArray() @ArrayMaxSize(256) @IsString({ each: true })
+  @IsOmittable() @IsArray() @ArrayMaxSize(256) @IsString({ each: true })
   ip_allow?: string[];
 
   /** Requests a minute (default 100). @example 100 */
-  @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
+  @IsOmittable() @IsInt() @Min(1) @Max(1_000_000)
   rate_limit?: number;
 
   /** Largest body in bytes (default 1 MiB). @example 1048576 */
-  @IsOptional() @IsInt() @Min(1) @Max(1024 * 1024 * 1024)
+  @IsOmittable() @IsInt() @Min(1) @Max(1024 * 1024 * 1024)
   body_limit?: number;
 
   /** Allowed methods (default POST). @example ["POST"] */
@@ -85,11 +85,11 @@ export class CreateSourceDto {
   content_types?: string[];
 
   /** Seconds a signed timestamp may differ from now (default 300). */
-  @IsOptional() @IsInt() @Min(1) @Max(86_400)
+  @IsOmittable() @IsInt() @Min(1) @Max(86_400)
   replay_window_seconds?: number;
 
   /** Seconds a delivery id (or body digest) is remembered (default 86400; 0 turns de-duplication off). */
-  @IsOptional() @IsInt() @Min(0) @Max(30 * 86_400)
+  @IsOmittable() @IsInt() @Min(0) @Max(30 * 86_400)
   dedup_window_seconds?: number;
 
   /**
@@ -99,7 +99,7 @@ export class CreateSourceDto {
    * so without `body` an intercepted request can be replayed.
    */
   @ApiPropertyOptional({ enum: ['delivery_id', 'body'], example: 'delivery_id' })
-  @IsOptional() @IsIn(['delivery_id', 'body'])
+  @IsOmittable() @IsIn(['delivery_id', 'body'])
   dedup?: DedupMode;
 
   /** Header holding the delivery id (default: the scheme's, e.g. X-GitHub-Delivery, webhook-id). @example "X-Request-Id" */
@@ -120,35 +120,35 @@ export class CreateSourceDto {
 
   /** `async`: 202 with task ids at once. `sync`: wait up to `sync_timeout_seconds` and return exit code and output. */
   @ApiPropertyOptional({ enum: ['async', 'sync'], example: 'async' })
-  @IsOptional() @IsIn(['async', 'sync'])
+  @IsOmittable() @IsIn(['async', 'sync'])
   response_mode?: ResponseMode;
 
-  @IsOptional() @IsInt() @Min(1) @Max(600)
+  @IsOmittable() @IsInt() @Min(1) @Max(600)
   sync_timeout_seconds?: number;
 
   /** Run the first matching rule only, or every matching rule. */
   @ApiPropertyOptional({ enum: ['first', 'all'], example: 'first' })
-  @IsOptional() @IsIn(['first', 'all'])
+  @IsOmittable() @IsIn(['first', 'all'])
   match_mode?: MatchMode;
 
   /** `rules` (default), or `by_id`: the body names the program by number (`{"task_id": 1}`). */
   @ApiPropertyOptional({ enum: ['rules', 'by_id'], example: 'rules' })
-  @IsOptional() @IsIn(['rules', 'by_id'])
+  @IsOmittable() @IsIn(['rules', 'by_id'])
   dispatch?: Dispatch;
 
   /** by_id: the body field with the program number (default task_id). */
-  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_]{1,64}$/)
+  @IsOmittable() @IsString() @Matches(/^[A-Za-z0-9_]{1,64}$/)
   id_field?: string;
 
   /** by_id: the programs this source may start. */
-  @IsOptional() @IsArray() @ArrayMaxSize(1000) @IsUUID('all', { each: true })
+  @IsOmittable() @IsArray() @ArrayMaxSize(1000) @IsUUID('all', { each: true })
   by_id_programs?: string[];
 
-  @IsOptional() @IsBoolean()
+  @IsOmittable() @IsBoolean()
   enabled?: boolean;
 }
 
-export class UpdateSourceDto extends PartialType(CreateSourceDto) {}
+export class UpdateSourceDto extends PartialType(CreateSourceDto, { skipNullProperties: false }) {}
 
 export class ListSourcesQueryDto extends PageQueryDto {
   @IsOptional() @IsString() @MaxLength(100)
@@ -196,10 +196,10 @@ export class SourcePageDto extends PageOf(SourceDto) {}
 
 export class SourceStatsQueryDto {
   /** Start of the range (default 24 hours ago). */
-  @IsOptional() @IsString() @Matches(/^\d{4}-\d{2}-\d{2}T/, { message: 'from must be an ISO 8601 time' })
+  @IsOptional() @IsTimestamp()
   from?: string;
   /** End of the range (default now). */
-  @IsOptional() @IsString() @Matches(/^\d{4}-\d{2}-\d{2}T/, { message: 'to must be an ISO 8601 time' })
+  @IsOptional() @IsTimestamp()
   to?: string;
 }
 

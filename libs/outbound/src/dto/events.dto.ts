@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsISO8601, IsObject, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
-import { PageOf, PageQueryDto, queryBoolean } from '@hookhub/core';
+import { IsBoolean, IsObject, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsOmittable, IsTimestamp, PageOf, PageQueryDto, queryBoolean } from '@hookhub/core';
 import { DeliveryDto } from './webhooks.dto';
 
 /** An event type name: dot-separated segments of letters, digits, `_` and `-`. */
@@ -19,7 +19,7 @@ export class CreateEventTypeDto {
   name!: string;
 
   /** @example "A service finished starting" */
-  @IsOptional() @IsString() @MaxLength(2000)
+  @IsOmittable() @IsString() @MaxLength(2000)
   description?: string;
 
   /** A JSON Schema (draft 2020-12 subset that Ajv supports) every published payload of this type must match. */
@@ -28,9 +28,9 @@ export class CreateEventTypeDto {
   schema?: Record<string, unknown> | null;
 }
 
-export class UpdateEventTypeDto extends PartialType(CreateEventTypeDto) {
+export class UpdateEventTypeDto extends PartialType(CreateEventTypeDto, { skipNullProperties: false }) {
   /** Archived types keep their history but refuse new events. */
-  @IsOptional() @IsBoolean()
+  @IsOmittable() @IsBoolean()
   archived?: boolean;
 }
 
@@ -73,11 +73,11 @@ export class PublishEventDto {
   data!: Record<string, unknown>;
 
   /** Publishing again with the same key within 24 h returns the first result instead of a new event. @example "instance-i-0a12-running-1" */
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(256)
+  @IsOmittable() @IsString() @MinLength(1) @MaxLength(256)
   idempotency_key?: string;
 
   /** When it happened (default: now). @example "2026-11-23T10:00:00Z" */
-  @IsOptional() @IsISO8601()
+  @IsOptional() @IsTimestamp()
   occurred_at?: string;
 }
 
@@ -97,11 +97,11 @@ export class ListEventsQueryDto extends PageQueryDto {
   type?: string;
 
   /** Created at or after. @example "2026-11-23T00:00:00Z" */
-  @IsOptional() @IsISO8601()
+  @IsOptional() @IsTimestamp()
   from?: string;
 
   /** Created before. */
-  @IsOptional() @IsISO8601()
+  @IsOptional() @IsTimestamp()
   to?: string;
 }
 

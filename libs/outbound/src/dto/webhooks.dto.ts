@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
-  Allow, ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsNumber, IsObject, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateNested,
+  Allow, ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateNested,
 } from 'class-validator';
-import { PageOf, PageQueryDto, queryBoolean } from '@hookhub/core';
+import { IsOmittable, IsTimestamp, PageOf, PageQueryDto, queryBoolean } from '@hookhub/core';
 import { DELIVERY_STATUSES, type DeliveryStatus, type DeliveryTrigger } from '../entities/delivery.entity';
 import type { BodyFormat } from '../entities/subscription.entity';
 import { SIGNATURE_FORMATS, type SignatureFormat } from '../signing/signing';
@@ -54,7 +54,7 @@ export class CreateWebhookDto {
    * rest, never shown again (answers list the names in `header_names`), left out of logs and the audit log.
    * @example {"Authorization": "Bearer abc"}
    */
-  @IsOptional() @IsObject()
+  @IsOmittable() @IsObject()
   headers?: Record<string, string>;
 
   /** Per attempt, for the whole exchange (default 15000). @example 15000 */
@@ -83,7 +83,7 @@ export class CreateWebhookDto {
   @IsOptional() @IsIn(SIGNATURE_FORMATS)
   signature_format?: SignatureFormat;
 
-  @IsOptional() @ValidateNested() @Type(() => SignatureOptionsDto)
+  @IsOmittable() @ValidateNested() @Type(() => SignatureOptionsDto)
   signature_options?: SignatureOptionsDto;
 
   /** `compact` (default) sends the JSON as published; `sorted` sorts keys with Python `json.dumps(sort_keys=True)` spacing, for receivers that re-serialize before checking. */
@@ -104,7 +104,7 @@ export class PatchWebhookDto {
   @IsOptional() @IsString() @MaxLength(2048) url?: string;
   @IsOptional() @IsString() @MaxLength(200) name?: string;
   @IsOptional() @IsString() @MaxLength(2000) description?: string;
-  @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(100) @IsString({ each: true }) events?: string[];
+  @IsOmittable() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(100) @IsString({ each: true }) events?: string[];
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true, example: FILTER_EXAMPLE })
   @IsOptional() @Allow() payload_filter?: unknown;
   /**
@@ -112,7 +112,7 @@ export class PatchWebhookDto {
    * @example {"X-Api-Token": "new-token", "X-Old": null}
    */
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string', nullable: true } })
-  @IsOptional() @IsObject() headers?: Record<string, string | null>;
+  @IsOmittable() @IsObject() headers?: Record<string, string | null>;
   @IsOptional() @IsInt() @Min(100) @Max(120_000) timeout_ms?: number;
   @ApiPropertyOptional({ type: [Number], nullable: true })
   @IsOptional() @IsArray() @ArrayMaxSize(20) @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true }) @Min(0, { each: true }) @Max(604_800, { each: true })
@@ -124,7 +124,7 @@ export class PatchWebhookDto {
   @IsOptional() @IsInt() @Min(1) @Max(100_000) max_per_second?: number | null;
   @ApiPropertyOptional({ enum: SIGNATURE_FORMATS })
   @IsOptional() @IsIn(SIGNATURE_FORMATS) signature_format?: SignatureFormat;
-  @IsOptional() @ValidateNested() @Type(() => SignatureOptionsDto) signature_options?: SignatureOptionsDto;
+  @IsOmittable() @ValidateNested() @Type(() => SignatureOptionsDto) signature_options?: SignatureOptionsDto;
   @ApiPropertyOptional({ enum: ['compact', 'sorted'] })
   @IsOptional() @IsIn(['compact', 'sorted']) body_format?: BodyFormat;
   @IsOptional() @IsBoolean() enabled?: boolean;
@@ -288,11 +288,11 @@ export class ListAttemptsQueryDto extends PageQueryDto {
   delivery_id?: string;
 
   /** At or after. @example "2026-11-23T00:00:00Z" */
-  @IsOptional() @IsISO8601()
+  @IsOptional() @IsTimestamp()
   from?: string;
 
   /** Before. */
-  @IsOptional() @IsISO8601()
+  @IsOptional() @IsTimestamp()
   to?: string;
 }
 
@@ -304,11 +304,11 @@ export class RecentAttemptsQueryDto extends ListAttemptsQueryDto {
 
 export class StatsQueryDto {
   /** From (default: 24 hours ago). @example "2026-11-22T00:00:00Z" */
-  @IsOptional() @IsISO8601()
+  @IsOptional() @IsTimestamp()
   from?: string;
 
   /** To (default: now). */
-  @IsOptional() @IsISO8601()
+  @IsOptional() @IsTimestamp()
   to?: string;
 }
 
@@ -377,20 +377,20 @@ export class ListDeliveriesQueryDto extends PageQueryDto {
   @IsOptional() @IsString() @MaxLength(200)
   event_type?: string;
 
-  @IsOptional() @IsISO8601()
+  @IsOptional() @IsTimestamp()
   from?: string;
 
-  @IsOptional() @IsISO8601()
+  @IsOptional() @IsTimestamp()
   to?: string;
 }
 
 export class RecoverDto {
   /** Failed deliveries created at or after this time are queued again. @example "2026-11-22T00:00:00Z" */
-  @IsISO8601()
+  @IsTimestamp()
   from!: string;
 
   /** ...and before this time (default: now). */
-  @IsOptional() @IsISO8601()
+  @IsOptional() @IsTimestamp()
   to?: string;
 }
 

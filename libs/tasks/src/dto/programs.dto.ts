@@ -1,6 +1,6 @@
 import { ApiProperty, type ApiPropertyOptions, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { Allow, ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { PageOf, PageQueryDto, type TemplateInput } from '@hookhub/core';
+import { IsOmittable, PageOf, PageQueryDto, type TemplateInput } from '@hookhub/core';
 import type { ConcurrencyPolicy } from '../entities/program.entity';
 
 export const TEMPLATE_LIST_SCHEMA: ApiPropertyOptions = {
@@ -22,7 +22,7 @@ export class CreateProgramDto {
   name!: string;
 
   /** @example "Deploy the API from main" */
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(1000)
   description?: string;
@@ -37,7 +37,7 @@ export class CreateProgramDto {
    * `{template, pattern}` whose values must match `pattern`. `{{body.args}}` alone spreads an array.
    */
   @ApiPropertyOptional({ ...TEMPLATE_LIST_SCHEMA, example: ['--env', 'production'] })
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMaxSize(64)
   @Allow({ each: true })
@@ -50,7 +50,7 @@ export class CreateProgramDto {
   cwd?: string;
 
   /** Env names the run may get: taken from the hub's environment when set there, or from a rule. @example ["PATH", "HOME"] */
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMaxSize(64)
   @IsString({ each: true })
@@ -58,19 +58,19 @@ export class CreateProgramDto {
   env_allow?: string[];
 
   /** Fixed env values. @example {"DEPLOY_TARGET": "prod"} */
-  @IsOptional()
+  @IsOmittable()
   @IsObject()
   env?: Record<string, string>;
 
   /** Seconds before the run is stopped (default 600). @example 600 */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(1)
   @Max(7 * 24 * 3600)
   timeout_seconds?: number;
 
   /** Bytes of stdout and of stderr kept, the tail (default 262144). @example 262144 */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(1024)
   @Max(16 * 1024 * 1024)
@@ -91,35 +91,35 @@ export class CreateProgramDto {
 
   /** When a run with the same key is in progress: wait (`queue`), drop the new run (`drop`), or cancel the older one (`replace`). */
   @ApiPropertyOptional({ enum: ['queue', 'drop', 'replace'], example: 'queue' })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(['queue', 'drop', 'replace'])
   concurrency_policy?: ConcurrencyPolicy;
 
   /** Retries after a failure or timeout (default 0). @example 2 */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(0)
   @Max(20)
   retry_max?: number;
 
   /** First retry delay in seconds, doubled for each further retry (default 30). @example 30 */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(0)
   @Max(86_400)
   retry_backoff_seconds?: number;
 
   /** Whether `POST /api/programs/{id}/run` may start it (default true). */
-  @IsOptional()
+  @IsOmittable()
   @IsBoolean()
   manual_run?: boolean;
 
-  @IsOptional()
+  @IsOmittable()
   @IsBoolean()
   enabled?: boolean;
 }
 
-export class UpdateProgramDto extends PartialType(CreateProgramDto) {}
+export class UpdateProgramDto extends PartialType(CreateProgramDto, { skipNullProperties: false }) {}
 
 export class ListProgramsQueryDto extends PageQueryDto {
   /** Part of the name. @example "deploy" */

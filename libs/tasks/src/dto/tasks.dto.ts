@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsISO8601, IsOptional, IsUUID } from 'class-validator';
-import { PageOf, PageQueryDto } from '@hookhub/core';
+import { IsIn, IsOptional, IsUUID } from 'class-validator';
+import { IsTimestamp, PageOf, PageQueryDto } from '@hookhub/core';
 import { TASK_STATUSES, type TaskStatus, type TaskTrigger } from '../entities/task-run.entity';
 
 export class ListTasksQueryDto extends PageQueryDto {
@@ -23,12 +23,12 @@ export class ListTasksQueryDto extends PageQueryDto {
 
   /** Created at or after. @example "2026-11-23T00:00:00Z" */
   @IsOptional()
-  @IsISO8601()
+  @IsTimestamp()
   from?: string;
 
   /** Created before. */
   @IsOptional()
-  @IsISO8601()
+  @IsTimestamp()
   to?: string;
 }
 
