@@ -104,10 +104,15 @@ function hookRequestOf(request: FastifyRequest): HookRequest {
  * the API's error body, and a receiver URL still gets its receipt.
  */
 export function handleFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  // Raised before the onRequest hooks that set it on every other answer.
+  void reply.header('x-request-id', request.id);
+  const url = request.url.length > 200 ? `${request.url.slice(0, 200)}...` : request.url;
   const refused =
     error.code === 'FST_ERR_BAD_URL'
-      ? HookhubError.badRequest(`The URL ${request.url.slice(0, 200)} is not valid (malformed percent-encoding)`)
-      : HookhubError.badRequest(error.message);
+      ? HookhubError.badRequest(`The URL ${url} is not valid (malformed percent-encoding)`)
+      : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new HookhubError(ErrorCode.UriTooLong, `A part of the URL ${url} is longer than 100 characters`)
+        : HookhubError.badRequest(error.message.slice(0, 300));
   const receiver = RECEIVERS.get(request.server);
   if (!receiver || !request.url.startsWith(HOOKS_PREFIX)) return sendError(refused, request, reply);
   receiver.refuse(hookRequestOf(request), refused).catch((err: unknown) => sendError(err, request, reply));

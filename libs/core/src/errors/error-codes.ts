@@ -15,6 +15,7 @@ export enum ErrorCode {
   MethodNotAllowed = 'method_not_allowed',
   RateLimited = 'rate_limited',
   RequestTimeout = 'request_timeout',
+  UriTooLong = 'uri_too_long',
   HeadersTooLarge = 'headers_too_large',
   ClientClosed = 'client_closed',
   Unavailable = 'unavailable',
@@ -41,6 +42,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.Internal]: 500,
   [ErrorCode.RequestTimeout]: 408,
+  [ErrorCode.UriTooLong]: 414,
   [ErrorCode.HeadersTooLarge]: 431,
   // nginx's "client closed request": nobody reads this answer, but the receipt records it.
   [ErrorCode.ClientClosed]: 499,

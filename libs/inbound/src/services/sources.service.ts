@@ -96,7 +96,8 @@ export class SourcesService implements OnModuleDestroy {
     if (dto.slug && dto.slug !== source.slug && (await this.sources.findOneBy({ slug: dto.slug }))) {
       throw HookhubError.conflict(`A source with slug ${dto.slug} already exists`);
     }
-    await this.sources.update({ id }, this.toColumns(dto, id));
+    // Secrets are sealed to the stored row's id, whatever spelling of it the caller used.
+    await this.sources.update({ id: source.id }, this.toColumns(dto, source.id));
     await this.changed();
     return toSourceDto(await this.sources.findOneByOrFail({ id }));
   }

@@ -112,6 +112,10 @@ export class Deliverer {
     const nextAt = decision?.action === 'retry' ? new Date(Date.now() + decision.delaySeconds * 1000) : null;
     const status = result.ok ? 'succeeded' : nextAt ? 'queued' : 'failed';
     const error = errorText(result);
+    const gone = options.health && decision?.action === 'disable';
+    // A 410 disables the webhook before this delivery stops counting as in flight: recorded first, another
+    // worker could claim the webhook's next due delivery and send it to the endpoint that just said Gone.
+    if (gone) await untilStored(() => this.disable(sub.id, `the endpoint answered 410 Gone at ${new Date().toISOString()}`), { what: `disabling webhook ${sub.id}` });
     const attemptId = randomUUID();
     // Retried while the store restarts (the worker keeps renewing the lease meanwhile), so a delivery the
     // receiver took is not sent again once the store is back.
@@ -125,10 +129,8 @@ export class Deliverer {
       what: `the attempt of delivery ${row.id}`,
       onDown: (err) => this.logger.warn(`the store is unavailable (${(err as Error).message}); recording the attempt of delivery ${row.id} once it is back`),
     });
-    if (!options.health || result.ok) return { attemptId, status };
-    if (decision?.action === 'disable') {
-      await this.disable(sub.id, `the endpoint answered 410 Gone at ${new Date().toISOString()}`);
-    } else if (recorded.failingSince) {
+    if (!options.health || result.ok || gone) return { attemptId, status };
+    if (recorded.failingSince) {
       const since = recorded.failingSince;
       if (Date.now() - since.getTime() >= this.config.outbound.disableAfterSeconds * 1000) {
         await this.disable(sub.id, `every attempt failed since ${since.toISOString()} (${this.config.outbound.disableAfterSeconds} s or more); last error: ${error}`);

@@ -1,4 +1,4 @@
-import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type Repository } from 'typeorm';
@@ -49,6 +49,13 @@ export class EventTypesService implements OnApplicationBootstrap {
   /** Compiled schemas by their JSON text; each gets its own Ajv, so `$id`s of two versions cannot clash. */
   private readonly validators = new Map<string, ValidateFunction>();
   private readonly rules = new Map<string, { at: number; rules: Promise<PublishRules | null> }>();
+  private readonly logger = new Logger('EventTypes');
+  /** Ajv's notices ("unknown format ... ignored") go to the JSON log, not the console. */
+  private readonly ajvLogger = {
+    log: (...args: unknown[]) => this.logger.debug(args.map(String).join(' ')),
+    warn: (...args: unknown[]) => this.logger.warn(args.map(String).join(' ')),
+    error: (...args: unknown[]) => this.logger.error(args.map(String).join(' ')),
+  };
 
   constructor(private readonly dataSource: DataSource) {
     this.types = dataSource.getRepository(EventType);
@@ -144,7 +151,7 @@ export class EventTypesService implements OnApplicationBootstrap {
     let validate = this.validators.get(key);
     if (!validate) {
       // Schema patterns run on RE2: a catastrophic pattern cannot stall the process.
-      validate = new Ajv({ allErrors: true, strict: false, code: { regExp: ajvLinearRegExp } }).compile(schema);
+      validate = new Ajv({ allErrors: true, strict: false, code: { regExp: ajvLinearRegExp }, logger: this.ajvLogger }).compile(schema);
       if (this.validators.size > 500) this.validators.clear();
       this.validators.set(key, validate);
     }

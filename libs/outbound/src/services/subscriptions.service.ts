@@ -131,7 +131,8 @@ export class SubscriptionsService implements OnApplicationBootstrap {
   async replace(id: string, dto: CreateWebhookDto): Promise<WebhookDto> {
     const current = await this.find(id);
     if (dto.secret !== undefined) throw HookhubError.badRequest('The secret cannot be set by an update; rotate it with POST /api/webhooks/{id}/secret/rotate', [{ field: 'secret', errors: ['use the rotate endpoint'] }]);
-    const columns = await this.columns(dto, null, id);
+    // Headers are sealed to the stored row's id, whatever spelling of it the caller used.
+    const columns = await this.columns(dto, null, current.id);
     await this.subscriptions.update({ id }, { ...columns, ...this.enabledChange(current, columns.enabled ?? true) });
     return this.get(id);
   }
@@ -139,7 +140,7 @@ export class SubscriptionsService implements OnApplicationBootstrap {
   /** PATCH: only the given fields change. */
   async patch(id: string, dto: PatchWebhookDto): Promise<WebhookDto> {
     const current = await this.find(id);
-    const columns = await this.columns(dto, current, id);
+    const columns = await this.columns(dto, current, current.id);
     const enabled = dto.enabled === undefined ? {} : this.enabledChange(current, dto.enabled);
     await this.subscriptions.update({ id }, { ...columns, ...enabled });
     return this.get(id);
@@ -176,7 +177,7 @@ export class SubscriptionsService implements OnApplicationBootstrap {
     const secret = dto.secret ?? generateSecret();
     const expiresAt = new Date(Date.now() + grace * 1000).toISOString();
     await this.dataSource.transaction(async (m) => {
-      const rows = (await m.query(`SELECT secrets FROM subscriptions WHERE id = $1 FOR UPDATE`, [id])) as Array<{ secrets: SealedSecret[] }>;
+      const rows = (await m.query(`SELECT id, secrets FROM subscriptions WHERE id = $1 FOR UPDATE`, [id])) as Array<{ id: string; secrets: SealedSecret[] }>;
       if (!rows.length) throw HookhubError.notFound('Webhook', id);
       // The previous secrets sign until the grace period ends (or sooner, if they were already expiring).
       const now = Date.now();
@@ -187,7 +188,7 @@ export class SubscriptionsService implements OnApplicationBootstrap {
               .filter((s) => isLive(s, now))
               .map((s) => ({ ...s, expires_at: s.expires_at && Date.parse(s.expires_at) < Date.parse(expiresAt) ? s.expires_at : expiresAt }))
               .slice(0, 4);
-      await m.query(`UPDATE subscriptions SET secrets = $2, updated_at = now() WHERE id = $1`, [id, JSON.stringify([this.sealed(id, secret, null), ...kept])]);
+      await m.query(`UPDATE subscriptions SET secrets = $2, updated_at = now() WHERE id = $1`, [id, JSON.stringify([this.sealed(rows[0].id, secret, null), ...kept])]);
     });
     this.cache.delete(id);
     return { secret, previous_expires_at: grace > 0 ? expiresAt : null, webhook: await this.get(id) };

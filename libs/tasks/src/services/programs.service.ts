@@ -108,7 +108,8 @@ export class ProgramsService implements OnApplicationBootstrap {
     const merged: CreateProgramDto = { ...this.toDtoShape(program), ...dto };
     this.validate(merged, dto.command !== undefined || dto.cwd !== undefined);
     if (dto.name !== undefined && dto.name.toLowerCase() !== program.name.toLowerCase()) await this.ensureNameFree(dto.name);
-    await this.programs.update({ id }, this.toColumns(dto, id));
+    // Env values are sealed to the stored row's id, whatever spelling of it the caller used.
+    await this.programs.update({ id: program.id }, this.toColumns(dto, program.id));
     return toProgramDto(await this.programs.findOneByOrFail({ id }));
   }
 
