@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { type AttemptRecord, AttemptRecorder, OutboundRetention } from '@hookhub/outbound';
 import { type TestApp, bootApp } from './helpers/app';
-import { PROGRAMS_DIR, create, program, waitForTask } from './helpers/inbound';
+import { PROGRAMS_DIR, create, expectRefused, program, waitForTask } from './helpers/inbound';
 import { Receiver, eventually } from './helpers/receiver';
 
 interface Webhook {
@@ -27,6 +27,7 @@ interface Attempt {
 }
 interface Delivery {
   id: string;
+  event_id: string;
   status: string;
   attempts: number;
   trigger: string;
@@ -177,7 +178,7 @@ describe('outbound webhooks (e2e)', () => {
 
     it('an idempotency key returns the first result within 24 h, also to concurrent publishers', async () => {
       const r = await receiver();
-      await webhook({ url: r.url, events: ['idem.*'] });
+      const w = await webhook({ url: r.url, events: ['idem.*'] });
       const first = await publish('idem.created', { n: 1 }, { idempotency_key: 'key-1' });
       const again = await publish('idem.created', { n: 2 }, { idempotency_key: 'key-1' });
       expect(again).toEqual({ ...first, duplicate: true });
@@ -185,8 +186,12 @@ describe('outbound webhooks (e2e)', () => {
       const racing = await Promise.all(Array.from({ length: 6 }, () => publish('idem.created', { n: 3 }, { idempotency_key: 'key-2' })));
       expect(new Set(racing.map((x) => x.id)).size).toBe(1);
       expect(racing.filter((x) => !x.duplicate)).toHaveLength(1);
-      await r.waitFor(2);
-      await new Promise((res) => setTimeout(res, 300));
+      // Every request sent is a delivery's attempt: once the two deliveries are done, each sent once, nothing else was sent.
+      const done = await eventually(async () => {
+        const list = await deliveries(w.id);
+        return list.length >= 2 && list.every((d) => d.status === 'succeeded') ? list : undefined;
+      });
+      expect(done.map((d) => [d.event_id, d.attempts]).sort()).toEqual([[first.id, 1], [racing[0].id, 1]].sort());
       expect(r.received.map((x) => x.json.data.n).sort()).toEqual([1, 3]);
     });
   });
@@ -289,9 +294,15 @@ describe('outbound webhooks (e2e)', () => {
     it('a 410 disables the webhook with the reason, fails what it had queued, and publishes webhook.disabled', async () => {
       const watcher = await receiver();
       await webhook({ url: watcher.url, events: ['webhook.disabled'] });
-      const gone = await receiver(() => ({ status: 410 }));
-      const w = await webhook({ url: gone.url, events: ['gone.*'] });
-      await publish('gone.one');
+      // The first two events fail and wait in the queue for their retry a minute later; the third is answered 410.
+      const gone = await receiver((n) => (n <= 2 ? { status: 503, body: 'busy' } : n === 3 ? { status: 410 } : { status: 200 }));
+      const w = await webhook({ url: gone.url, events: ['gone.*'], retry_schedule: [60] });
+      const waiting = [(await publish('gone.one')).id, (await publish('gone.two')).id];
+      await eventually(async () => {
+        const list = await deliveries(w.id);
+        return list.length === 2 && list.every((d) => d.status === 'queued' && d.attempts === 1) ? list : undefined;
+      }, 20_000, 'two deliveries queued for a retry');
+      const last = await publish('gone.three');
       const [notice] = await watcher.waitFor(1);
       expect(notice.json.type).toBe('webhook.disabled');
       expect(notice.json.data).toMatchObject({ webhook_id: w.id, url: gone.url });
@@ -299,10 +310,52 @@ describe('outbound webhooks (e2e)', () => {
       const after = await get(w.id);
       expect(after.enabled).toBe(false);
       expect(after.disabled_reason).toContain('410 Gone');
+      expect(notice.json.data.reason).toBe(after.disabled_reason);
+      // The queued retries are failed with the reason, without another request; the 410 itself failed as answered.
+      const byEvent = Object.fromEntries((await deliveries(w.id)).map((d) => [d.event_id, d]));
+      for (const id of waiting) expect(byEvent[id]).toMatchObject({ status: 'failed', attempts: 1, last_error: `the webhook was disabled: ${after.disabled_reason}` });
+      expect(byEvent[last.id]).toMatchObject({ status: 'failed', attempts: 1, last_error: 'HTTP 410' });
       expect((await publish('gone.two')).deliveries).toBe(0);
-      // Enabling clears the reason.
+      // Enabling clears the reason, and sends what is published next; the failed retries are not sent.
       const on = await t.request<Webhook>({ method: 'POST', url: `/api/webhooks/${w.id}/toggle`, token: admin });
       expect(on.json).toMatchObject({ enabled: true, disabled_reason: null });
+      const marker = await publish('gone.marker');
+      expect(marker.deliveries).toBe(1);
+      const sent = await gone.waitFor(4);
+      const ids = sent.map((r) => String(r.headers['webhook-id']));
+      expect([...ids.slice(0, 2).sort(), ...ids.slice(2)]).toEqual([...[...waiting].sort(), last.id, marker.id]);
+      const final = await eventually(async () => {
+        const list = await deliveries(w.id);
+        return list.find((d) => d.event_id === marker.id)?.status === 'succeeded' ? list : undefined;
+      });
+      expect(final.filter((d) => d.status === 'failed')).toHaveLength(3);
+      expect(gone.received).toHaveLength(4);
+    });
+
+    it('a delivery due behind an in-flight 410 is never sent: the webhook is disabled before that attempt stops counting as in flight', async () => {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      // The first request is held, then answered 410; anything after is answered 200.
+      const gone = await receiver((n) => (n === 1 ? { status: 410, until: held } : { status: 200 }));
+      const w = await webhook({ url: gone.url, events: ['behind.*'], max_in_flight: 1 });
+      const first = await publish('behind.one');
+      await gone.waitFor(1);
+      // Due now, but held back by max_in_flight 1 while the first is in flight.
+      const second = await publish('behind.two');
+      expect((await deliveries(w.id)).find((d) => d.event_id === second.id)?.status).toBe('queued');
+      release();
+      const settled = await eventually(async () => {
+        const list = await deliveries(w.id);
+        return list.length === 2 && list.every((d) => d.status === 'failed') ? list : undefined;
+      }, 20_000, 'both deliveries to fail');
+      const byEvent = Object.fromEntries(settled.map((d) => [d.event_id, d]));
+      expect(byEvent[first.id]).toMatchObject({ attempts: 1, last_error: 'HTTP 410' });
+      expect(byEvent[second.id]).toMatchObject({ attempts: 0, last_error: expect.stringContaining('the webhook was disabled') });
+      // A marker sent after re-enabling is the second request the endpoint ever got.
+      await t.request({ method: 'POST', url: `/api/webhooks/${w.id}/toggle`, token: admin });
+      const marker = await publish('behind.marker');
+      const sent = await gone.waitFor(2);
+      expect(sent.map((r) => r.headers['webhook-id'])).toEqual([first.id, marker.id]);
     });
 
     it('during a rotation both secrets sign; with no grace only the new one does', async () => {
@@ -528,19 +581,26 @@ describe('source.rejected_burst (e2e)', () => {
     const watcher = await Receiver.start();
     try {
       const admin = await t.login();
-      await t.request({ method: 'POST', url: '/api/webhooks', token: admin, body: { url: watcher.url, events: ['source.rejected_burst'] } });
-      await create(t, admin, '/api/sources', { slug: 'bursty', scheme: 'hmac', verification: { header: 'X-Signature', encoding: 'hex' }, secrets: ['burst-secret-value'] });
-      const send = () => t.request({ method: 'POST', url: '/hooks/bursty', headers: { 'content-type': 'application/json', 'x-signature': 'deadbeef' }, payload: '{}' });
-      for (let i = 0; i < 2; i++) expect((await send()).statusCode).toBe(401);
-      await new Promise((r) => setTimeout(r, 400));
-      expect(watcher.received).toHaveLength(0);
-      for (let i = 0; i < 3; i++) expect((await send()).statusCode).toBe(401);
+      await t.request({ method: 'POST', url: '/api/webhooks', token: admin, body: { url: watcher.url, events: ['source.rejected_burst', 'marker.*'] } });
+      const source = await create(t, admin, '/api/sources', { slug: 'bursty', scheme: 'hmac', verification: { header: 'X-Signature', encoding: 'hex' }, secrets: ['burst-secret-value'] });
+      const send = () => t.request<{ code: string }>({ method: 'POST', url: '/hooks/bursty', headers: { 'content-type': 'application/json', 'x-signature': 'deadbeef' }, payload: '{}' });
+      const refuse = () => expectRefused(t, admin, send, { status: 401, code: 'signature_invalid', sourceId: source.id });
+      for (let i = 0; i < 2; i++) await refuse();
+      // Two refusals are not a burst: the notice that comes is the one the third refusal completed, not one before it.
+      const beforeThird = Date.now();
+      for (let i = 0; i < 3; i++) await refuse();
       const [notice] = await watcher.waitFor(1);
       expect(notice.json).toMatchObject({ type: 'source.rejected_burst', data: { slug: 'bursty', rejected: 3, window_seconds: 60, last_status: 401 } });
+      expect(Date.parse(String(notice.json.data.last_at))).toBeGreaterThanOrEqual(beforeThird);
       expect(String(notice.json.data.last_reason)).toContain('signature_invalid');
-      // Once a minute at most.
-      await new Promise((r) => setTimeout(r, 500));
-      expect(watcher.received).toHaveLength(1);
+      // Once a minute at most: three more refusals are another burst's worth, yet publish nothing. A marker
+      // published after them arrives, and by then the hub's events hold still one notice.
+      for (let i = 0; i < 3; i++) await refuse();
+      const marker = await t.request<{ id: string }>({ method: 'POST', url: '/api/events', token: admin, body: { type: 'marker.after', data: {} } });
+      await eventually(async () => (watcher.received.some((r) => r.json.id === marker.json.id) ? true : undefined), 20_000, 'the marker event');
+      const notices = await t.request<{ total: number }>({ url: '/api/events?type=source.rejected_burst', token: admin });
+      expect(notices.json.total).toBe(1);
+      expect(watcher.received.filter((r) => r.json.type === 'source.rejected_burst')).toHaveLength(1);
     } finally {
       await watcher.close();
       await t.close();

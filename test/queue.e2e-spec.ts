@@ -6,6 +6,15 @@ import { createTestDatabase, type TestDatabase } from './helpers/database';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `check` every 20 ms until it is true (or throws after `timeoutMs`, long enough for a loaded machine). */
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
 describe('work queue on the store (integration)', () => {
   let db: TestDatabase;
   let store: StoreRuntime;
@@ -67,12 +76,14 @@ describe('work queue on the store (integration)', () => {
   it('gives a crashed claimer’s rows to another after the lease, and fences the old claimer off', async () => {
     const { name, queue } = freshQueue();
     const [id] = await insertJobs(name, 1);
-    const first = await queue.claim('crashed', 1, 300);
+    const LEASE_MS = 1500;
+    const claimedAt = Date.now();
+    const first = await queue.claim('crashed', 1, LEASE_MS);
     expect(first.map((r) => r.id)).toEqual([id]);
-    // Still leased: nobody else may take it.
-    expect(await queue.claim('other', 1, 300)).toEqual([]);
-    await sleep(450);
-    const second = await queue.claim('other', 1, 30_000);
+    // Still leased: nobody else may take it, however often they try, until the lease has run out.
+    let second: ClaimedRow[] = [];
+    await until(async () => (second = await queue.claim('other', 1, 30_000)).length > 0, 'the lease to run out');
+    expect(Date.now() - claimedAt).toBeGreaterThanOrEqual(LEASE_MS - 50);
     expect(second).toHaveLength(1);
     expect(second[0]).toMatchObject({ id, recovered: true, attempts: 2, locked_by: 'other' });
     // The crashed claimer comes back: its late completion must not count.
@@ -104,16 +115,27 @@ describe('work queue on the store (integration)', () => {
     const handled: unknown[] = [];
     let resolveHandled!: () => void;
     const done = new Promise<void>((r) => (resolveHandled = r));
+    // Tells when the worker's first claim has come back empty: from then on it sleeps for an hour.
+    const queue = jobs.queue('wake-test');
+    const claim = queue.claim.bind(queue);
+    let emptyClaims = 0;
+    queue.claim = async (...args: Parameters<WorkQueue['claim']>) => {
+      const rows = await claim(...args);
+      if (!rows.length) emptyClaims++;
+      return rows;
+    };
     const worker = jobs.worker<{ hello: string }>('wake-test', async (job) => {
       handled.push(job.payload);
       resolveHandled();
     });
     worker.start();
     try {
-      // Let the worker finish its first (empty) claim and go to sleep for an hour.
-      await sleep(300);
+      await until(() => emptyClaims > 0, 'the first (empty) claim');
       await jobs.enqueue('wake-test', { hello: 'world' });
-      await done;
+      // The poll is an hour away: only the wake-up can deliver the job.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the enqueue did not wake the worker')), 15_000)));
+      await Promise.race([done, late]).finally(() => clearTimeout(timer));
       expect(handled).toEqual([{ hello: 'world' }]);
     } finally {
       await worker.stop();
@@ -134,11 +156,10 @@ describe('work queue on the store (integration)', () => {
     const id = await jobs.enqueue('retry-test', {}, { maxAttempts: 3 });
     worker.start();
     try {
-      for (let i = 0; i < 100; i++) {
+      await until(async () => {
         const [row] = (await store.dataSource.query('SELECT status FROM queue_jobs WHERE id = $1', [id])) as Array<{ status: string }>;
-        if (row.status === 'dead') break;
-        await sleep(50);
-      }
+        return row.status === 'dead';
+      }, 'the job to be dead');
     } finally {
       await worker.stop();
     }
@@ -170,8 +191,7 @@ describe('work queue on the store (integration)', () => {
       { concurrency: 3, leaseMs: 10_000, pollIntervalMs: 20 },
     );
     worker.start();
-    for (let i = 0; i < 200 && finished.length < 12; i++) await sleep(20);
-    await worker.stop();
+    await until(() => finished.length === 12, 'twelve finished jobs').finally(() => worker.stop());
     expect(finished).toHaveLength(12);
     expect(peak).toBe(3);
     expect(worker.busy).toBe(0);

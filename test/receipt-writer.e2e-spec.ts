@@ -5,6 +5,7 @@ import { type ReceiptRow, type ReceiptWrite, ReceiptWriter } from '@hookhub/inbo
 import { type TestApp, bootApp } from './helpers/app';
 import { usingRealPostgres } from './helpers/database';
 import { create } from './helpers/inbound';
+import { eventually } from './helpers/receiver';
 
 /** The receiver's group commit, driven directly: batching, a bad row in a batch, and duplicate races. */
 describe('ReceiptWriter', () => {
@@ -83,9 +84,12 @@ describe('ReceiptWriter', () => {
   // A transaction held open on a second connection needs a real server (the embedded store has one session).
   (usingRealPostgres() ? it : it.skip)('points a duplicate at an original that was still committing when its batch ran', async () => {
     const client = new Client({ connectionString: t.db.url });
+    const observer = new Client({ connectionString: t.db.url });
     await client.connect();
+    await observer.connect();
     try {
       const originalId = randomUUID();
+      const holder = ((await client.query('SELECT pg_backend_pid() AS pid')).rows as Array<{ pid: number }>)[0].pid;
       await client.query('BEGIN');
       await client.query(
         `INSERT INTO receipts (id, source_id, slug, delivery_id, method, verdict, status_code, task_ids) VALUES ($1, $2, 'writer', 'raced', 'POST', 'accepted', 202, '{}')`,
@@ -95,8 +99,12 @@ describe('ReceiptWriter', () => {
       const copy = deduped('raced');
       let settled = false;
       const pending = writer.write(copy).finally(() => (settled = true));
-      await new Promise((r) => setTimeout(r, 300));
-      // The copy waits on the uncommitted original rather than answering before its fate is known.
+      // The copy waits on the uncommitted original rather than answering before its fate is known: its batch is
+      // seen blocked by the transaction that holds the original.
+      await eventually(async () => {
+        const blocked = await observer.query('SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holder]);
+        return blocked.rows.length > 0 ? true : undefined;
+      }, 20_000, 'the copy to wait on the original');
       expect(settled).toBe(false);
       await client.query('COMMIT');
       const outcome = await pending;
@@ -104,6 +112,7 @@ describe('ReceiptWriter', () => {
       expect(await stored(copy.receipt.id)).toEqual({ verdict: 'duplicate', status_code: 200, duplicate_of: originalId });
     } finally {
       await client.end();
+      await observer.end();
     }
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type TestApp, bootApp } from './helpers/app';
 import { tempDir } from './helpers/database';
-import { PROGRAMS_DIR, create, githubSignature, program, waitForTask } from './helpers/inbound';
+import { PROGRAMS_DIR, create, expectRefused, githubSignature, program, waitForTask } from './helpers/inbound';
 
 const run = promisify(execFile);
 
@@ -27,6 +27,7 @@ describe('inbound scenarios', () => {
 
   describe('scenario 1: docker backup callback (X-Signature, base64 HMAC, sync answer)', () => {
     const SECRET = 'your_secret_key_here';
+    let backupId: string;
     beforeAll(async () => {
       const backup = await create(t, admin, '/api/programs', {
         name: 'docker-backup',
@@ -41,6 +42,7 @@ describe('inbound scenarios', () => {
         response_mode: 'sync',
         sync_timeout_seconds: 20,
       });
+      backupId = source.id;
       await create(t, admin, `/api/sources/${source.id}/rules`, {
         name: 'every trigger runs the backup',
         program_id: backup.id,
@@ -75,33 +77,35 @@ describe('inbound scenarios', () => {
 
     it('answers 401 for a bad signature, 405 for GET, 400 for malformed JSON, and records each', async () => {
       const body = '{"args": ["-a"]}';
-      const bad = await t.request<{ code: string }>({ method: 'POST', url: '/hooks/backup', headers: { 'content-type': 'application/json', 'x-signature': 'AAAA' }, payload: body });
-      expect(bad.statusCode).toBe(401);
-      expect(bad.json.code).toBe('signature_invalid');
-      const missing = await t.request<{ code: string }>({ method: 'POST', url: '/hooks/backup', headers: { 'content-type': 'application/json' }, payload: body });
-      expect(missing.statusCode).toBe(401);
-      expect(missing.json.code).toBe('signature_missing');
-      const get = await t.request({ method: 'GET', url: '/hooks/backup' });
-      expect(get.statusCode).toBe(405);
+      const hook = (o: { method?: 'GET' | 'POST'; headers?: Record<string, string>; payload?: string }) => () =>
+        t.request<{ code: string; message: string }>({ method: o.method ?? 'POST', url: '/hooks/backup', headers: o.headers, payload: o.payload });
+      await expectRefused(t, admin, hook({ headers: { 'content-type': 'application/json', 'x-signature': 'AAAA' }, payload: body }), { status: 401, code: 'signature_invalid', sourceId: backupId });
+      await expectRefused(t, admin, hook({ headers: { 'content-type': 'application/json' }, payload: body }), { status: 401, code: 'signature_missing', sourceId: backupId });
+      const { res: get } = await expectRefused(t, admin, hook({ method: 'GET' }), { status: 405, code: 'method_not_allowed', sourceId: backupId });
       expect(get.headers.allow).toBe('POST');
       const broken = '{"args": [';
       const sig = (await import('node:crypto')).createHmac('sha256', SECRET).update(broken).digest('base64');
-      const malformed = await t.request<{ message: string }>({ method: 'POST', url: '/hooks/backup', headers: { 'content-type': 'application/json', 'x-signature': sig }, payload: broken });
-      expect(malformed.statusCode).toBe(400);
+      const { res: malformed, receipt } = await expectRefused(t, admin, hook({ headers: { 'content-type': 'application/json', 'x-signature': sig }, payload: broken }), {
+        status: 400,
+        code: 'bad_request',
+        sourceId: backupId,
+      });
       expect(malformed.json.message).toContain('Malformed JSON');
-      const receipts = await t.request<{ items: Array<{ verdict: string; status_code: number; reason: string }> }>({ url: '/api/receipts?verdict=rejected&limit=200', token: admin });
-      const statuses = receipts.json.items.filter((r) => r.reason).map((r) => r.status_code);
-      expect(statuses).toEqual(expect.arrayContaining([401, 401, 405, 400]));
+      expect(receipt.reason).toContain('Malformed JSON');
     });
 
     it('refuses a run whose argument does not match the declared pattern, and runs nothing', async () => {
       const body = '{"args": ["-a", "; rm -rf /"]}';
       const sig = (await import('node:crypto')).createHmac('sha256', SECRET).update(body).digest('base64');
       const before = await t.request<{ total: number }>({ url: '/api/tasks?limit=1', token: admin });
-      const res = await t.request<{ code: string; message: string }>({ method: 'POST', url: '/hooks/backup', headers: { 'content-type': 'application/json', 'x-signature': sig }, payload: body });
-      expect(res.statusCode).toBe(400);
-      expect(res.json.code).toBe('run_refused');
+      const { res, receipt } = await expectRefused(
+        t,
+        admin,
+        () => t.request<{ code: string; message: string }>({ method: 'POST', url: '/hooks/backup', headers: { 'content-type': 'application/json', 'x-signature': sig }, payload: body }),
+        { status: 400, code: 'run_refused', sourceId: backupId },
+      );
       expect(res.json.message).toContain('does not match');
+      expect(receipt.task_ids).toEqual([]);
       const after = await t.request<{ total: number }>({ url: '/api/tasks?limit=1', token: admin });
       expect(after.json.total).toBe(before.json.total);
     });
@@ -270,30 +274,37 @@ describe('inbound scenarios', () => {
       const ok = await t.request<{ task_ids: string[] }>({ method: 'POST', url: '/hooks/custom', headers: { authorization: 'Bearer t0ken' }, body: { type: 'data_update', data: 'x1' } });
       expect(ok.statusCode).toBe(202);
       expect((await waitForTask(t, admin, ok.json.task_ids[0])).stdout).toContain('synced task x1');
-      const wrong = await t.request({ method: 'POST', url: '/hooks/custom', headers: { authorization: 'Bearer nope' }, body: { type: 'data_update' } });
-      expect(wrong.statusCode).toBe(401);
-      await create(t, admin, '/api/sources', { slug: 'lan-only', scheme: 'token', secrets: ['t0ken'], ip_allow: ['192.168.1.0/24', '10.0.0.1'] });
-      const outside = await t.request<{ code: string }>({ method: 'POST', url: '/hooks/lan-only', headers: { authorization: 'Bearer t0ken' }, body: {} });
-      expect(outside.statusCode).toBe(403);
-      expect(outside.json.code).toBe('ip_not_allowed');
+      await expectRefused(t, admin, () => t.request({ method: 'POST', url: '/hooks/custom', headers: { authorization: 'Bearer nope' }, body: { type: 'data_update' } }), {
+        status: 401,
+        code: 'signature_invalid',
+        sourceId: custom.id,
+      });
+      const lan = await create(t, admin, '/api/sources', { slug: 'lan-only', scheme: 'token', secrets: ['t0ken'], ip_allow: ['192.168.1.0/24', '10.0.0.1'] });
+      const { receipt } = await expectRefused(t, admin, () => t.request({ method: 'POST', url: '/hooks/lan-only', headers: { authorization: 'Bearer t0ken' }, body: {} }), {
+        status: 403,
+        code: 'ip_not_allowed',
+        sourceId: lan.id,
+      });
+      expect(receipt.reason).toContain('127.0.0.1');
     });
   });
 
   describe('scenario 5: git sync trigger by task id (X-Hub-Signature-256 over {"task_id": N})', () => {
     const SECRET = 'my-secret-key';
     let number: number;
+    let syncSourceId: string;
 
     beforeAll(async () => {
       const sync = await create(t, admin, '/api/programs', { name: 'git-sync', command: program('sync.sh'), args: ['{{body.task_id}}'] });
       number = sync.number;
-      await create(t, admin, '/api/sources', {
+      syncSourceId = (await create(t, admin, '/api/sources', {
         slug: 'task-sync',
         scheme: 'github',
         secrets: [SECRET],
         dispatch: 'by_id',
         by_id_programs: [sync.id],
         rate_limit: 100,
-      });
+      })).id;
     });
 
     const send = (body: string, headers: Record<string, string> = {}) =>
@@ -327,47 +338,68 @@ describe('inbound scenarios', () => {
       expect(res.json.task_id).toBe(number);
     });
 
-    it('answers 400, 401, 404 as the reference table says', async () => {
-      expect((await send('{"task": 1}')).statusCode).toBe(400);
-      expect((await send('{"task_id": -1}')).statusCode).toBe(400);
-      expect((await send('[1]')).statusCode).toBe(400);
-      const unsigned = await send(`{"task_id": ${number}}`, { 'x-hub-signature-256': '' });
-      expect(unsigned.statusCode).toBe(401);
-      const forged = await send(`{"task_id": ${number}}`, { 'x-hub-signature-256': githubSignature('wrong', `{"task_id": ${number}}`) });
-      expect(forged.statusCode).toBe(401);
-      const unknown = await send('{"task_id": 99999}');
-      expect(unknown.statusCode).toBe(404);
+    it('answers 400, 401, 404 as the reference table says, and records each refusal', async () => {
+      const refused = (status: number, code: string, body: string, headers: Record<string, string> = {}) =>
+        expectRefused(t, admin, () => send(body, headers), { status, code, sourceId: syncSourceId });
+      for (const body of ['{"task": 1}', '{"task_id": -1}', '[1]']) {
+        const { res, receipt } = await refused(400, 'bad_request', body);
+        expect(res.json.message).toContain('"task_id", a positive integer');
+        expect(receipt.reason).toContain('"task_id", a positive integer');
+      }
+      const unsigned = `{"task_id": ${number}}`;
+      await expectRefused(t, admin, () => t.request({ method: 'POST', url: '/hooks/task-sync', headers: { 'content-type': 'application/json' }, payload: unsigned }), {
+        status: 401,
+        code: 'signature_missing',
+        sourceId: syncSourceId,
+      });
+      // A signature header that is there but empty is a wrong signature, as with every scheme.
+      await refused(401, 'signature_invalid', unsigned, { 'x-hub-signature-256': '' });
+      await refused(401, 'signature_invalid', `{"task_id": ${number}}`, { 'x-hub-signature-256': githubSignature('wrong', `{"task_id": ${number}}`) });
+      const { res: unknown, receipt } = await refused(404, 'not_found', '{"task_id": 99999}');
       expect(unknown.json.message).toContain('Task 99999');
+      expect(receipt.reason).toContain('Task 99999');
     });
 
     it('answers 403 outside the allow-list, 413 over the body cap, 415 for other content types, 404 for unknown sources', async () => {
-      await create(t, admin, '/api/sources', { slug: 'sync-lan', scheme: 'github', secrets: [SECRET], ip_allow: ['192.168.1.0/24'], dispatch: 'by_id' });
-      const lan = await t.request({ method: 'POST', url: '/hooks/sync-lan', headers: { 'content-type': 'application/json' }, payload: '{"task_id": 1}' });
-      expect(lan.statusCode).toBe(403);
-      await create(t, admin, '/api/sources', { slug: 'tiny', scheme: 'github', secrets: [SECRET], body_limit: 64 });
+      const lan = await create(t, admin, '/api/sources', { slug: 'sync-lan', scheme: 'github', secrets: [SECRET], ip_allow: ['192.168.1.0/24'], dispatch: 'by_id' });
+      await expectRefused(t, admin, () => t.request({ method: 'POST', url: '/hooks/sync-lan', headers: { 'content-type': 'application/json' }, payload: '{"task_id": 1}' }), {
+        status: 403,
+        code: 'ip_not_allowed',
+        sourceId: lan.id,
+      });
+      const tiny = await create(t, admin, '/api/sources', { slug: 'tiny', scheme: 'github', secrets: [SECRET], body_limit: 64 });
       const big = JSON.stringify({ task_id: 1, pad: 'x'.repeat(200) });
-      const tooBig = await t.request<{ code: string }>({ method: 'POST', url: '/hooks/tiny', headers: { 'content-type': 'application/json', 'x-hub-signature-256': githubSignature(SECRET, big) }, payload: big });
-      expect(tooBig.statusCode).toBe(413);
-      expect(tooBig.json.code).toBe('payload_too_large');
-      const text = await t.request({ method: 'POST', url: '/hooks/task-sync', headers: { 'content-type': 'text/plain' }, payload: 'task 1' });
-      expect(text.statusCode).toBe(415);
-      const nobody = await t.request({ method: 'POST', url: '/hooks/no-such-source', headers: { 'content-type': 'application/json' }, payload: '{}' });
-      expect(nobody.statusCode).toBe(404);
+      await expectRefused(t, admin, () => t.request({ method: 'POST', url: '/hooks/tiny', headers: { 'content-type': 'application/json', 'x-hub-signature-256': githubSignature(SECRET, big) }, payload: big }), {
+        status: 413,
+        code: 'payload_too_large',
+        sourceId: tiny.id,
+      });
+      await expectRefused(t, admin, () => t.request({ method: 'POST', url: '/hooks/task-sync', headers: { 'content-type': 'text/plain' }, payload: 'task 1' }), {
+        status: 415,
+        code: 'unsupported_media_type',
+        sourceId: syncSourceId,
+      });
+      await expectRefused(t, admin, () => t.request({ method: 'POST', url: '/hooks/no-such-source', headers: { 'content-type': 'application/json' }, payload: '{}' }), {
+        status: 404,
+        code: 'not_found',
+        slug: 'no-such-source',
+      });
     });
 
-    it('answers 429 with Retry-After over the rate limit', async () => {
+    it('answers 429 with Retry-After over the rate limit, and records the refusals against the source', async () => {
       const limited = await create(t, admin, '/api/sources', { slug: 'limited', scheme: 'github', secrets: [SECRET], rate_limit: 3 });
-      expect(limited.id).toBeDefined();
-      const codes: number[] = [];
-      let retryAfter: string | undefined;
-      for (let i = 0; i < 5; i++) {
+      const signed = (i: number) => () => {
         const body = `{"n": ${i}}`;
-        const res = await t.request({ method: 'POST', url: '/hooks/limited', headers: { 'content-type': 'application/json', 'x-hub-signature-256': githubSignature(SECRET, body) }, payload: body });
-        codes.push(res.statusCode);
-        if (res.statusCode === 429) retryAfter = String(res.headers['retry-after']);
+        return t.request<{ code: string }>({ method: 'POST', url: '/hooks/limited', headers: { 'content-type': 'application/json', 'x-hub-signature-256': githubSignature(SECRET, body) }, payload: body });
+      };
+      for (let i = 0; i < 3; i++) expect((await signed(i)()).statusCode).toBe(202);
+      for (let i = 3; i < 5; i++) {
+        const { res, receipt } = await expectRefused(t, admin, signed(i), { status: 429, code: 'rate_limited', sourceId: limited.id });
+        expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+        expect(receipt.reason).toContain('limit of 3 requests a minute');
       }
-      expect(codes).toEqual([202, 202, 202, 429, 429]);
-      expect(Number(retryAfter)).toBeGreaterThan(0);
+      const stats = await t.request<{ by_verdict: Record<string, number> }>({ url: `/api/sources/${limited.id}/stats`, token: admin });
+      expect(stats.json.by_verdict).toMatchObject({ unmatched: 3, rejected: 2 });
     });
   });
 });

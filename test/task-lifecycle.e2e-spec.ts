@@ -7,6 +7,7 @@ import { WorkerModule } from '@app/worker/worker.module';
 import { type TestApp, bootApp } from './helpers/app';
 import { usingRealPostgres } from './helpers/database';
 import { PROGRAMS_DIR, type TaskView, create, program, waitForTask } from './helpers/inbound';
+import { eventually } from './helpers/receiver';
 
 const FAST = { HOOKHUB_PROGRAM_DIRS: PROGRAMS_DIR, HOOKHUB_QUEUE_POLL_MS: '200', HOOKHUB_TASK_KILL_GRACE_MS: '300' };
 
@@ -143,14 +144,10 @@ describe('task run lifecycle', () => {
         const source = await create(t, admin, '/api/sources', { slug: 'slow', scheme: 'token', secrets: ['tok-secret'], response_mode: 'sync', sync_timeout_seconds: 30 });
         await create(t, admin, `/api/sources/${source.id}/rules`, { name: 'always', program_id: p.id });
         const inFlight = fetch(`${t.baseUrl}/hooks/slow`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok-secret' }, body: '{}' });
-        const [run] = await new Promise<TaskView[]>((resolve) => {
-          const poll = async () => {
-            const list = await t.request<{ items: TaskView[] }>({ url: `/api/tasks?program_id=${p.id}&status=running`, token: admin });
-            if (list.json.items.length) resolve(list.json.items);
-            else setTimeout(() => void poll(), 100);
-          };
-          void poll();
-        });
+        const [run] = await eventually(async () => {
+          const list = await t.request<{ items: TaskView[] }>({ url: `/api/tasks?program_id=${p.id}&status=running`, token: admin });
+          return list.json.items.length ? list.json.items : undefined;
+        }, 20_000, 'the run to start');
         // The close must not wait out the keep-alive timeout (72 s, beyond the test's limit) on this connection.
         const closing = t.app.close();
         const res = await inFlight;
@@ -209,18 +206,25 @@ describe('task run lifecycle', () => {
       const api = await bootApp({ ...FAST, HOOKHUB_RUN_WORKERS: 'false' });
       let worker: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
       try {
+        // The API's task queue: a hub that works it claims through it, on every wake-up and poll.
+        const apiQueue = api.app.get(TasksService).queue;
+        const claim = apiQueue.claim.bind(apiQueue);
+        let apiClaims = 0;
+        apiQueue.claim = (...args: Parameters<typeof claim>) => {
+          apiClaims++;
+          return claim(...args);
+        };
         const admin = await api.login();
         const p = await create(api, admin, '/api/programs', { name: 'scaled', command: program('sync.sh'), args: ['{{body.name}}'] });
         const queued = await api.request<{ id: string; status: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: { payload: { name: 'far' } } });
         expect(queued.json.status).toBe('queued');
-        await new Promise((r) => setTimeout(r, 500));
-        // Nothing runs it while only the API is up.
-        expect((await waitForTask(api, admin, queued.json.id, () => true)).status).toBe('queued');
         worker = await NestFactory.createApplicationContext(WorkerModule.forRoot(loadConfig({ NODE_ENV: 'test', HOOKHUB_LOG_LEVEL: 'silent', ...FAST, ...api.db.env })), { logger: false });
         await worker.init();
         const done = await waitForTask(api, admin, queued.json.id);
         expect(done.status).toBe('succeeded');
         expect(done.stdout.trim()).toBe('synced task far');
+        // Nothing in the API tried to run it: the worker app did, alone.
+        expect(apiClaims).toBe(0);
       } finally {
         await worker?.close();
         await api.close();

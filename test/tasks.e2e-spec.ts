@@ -32,36 +32,38 @@ describe('programs and task runs', () => {
   });
 
   it('refuses programs outside the program dirs, missing or not executable, with per-field details', async () => {
-    const outside = await t.request<{ details: Array<{ field: string; errors: string[] }> }>({ method: 'POST', url: '/api/programs', token: admin, body: { name: 'sh', command: '/bin/sh' } });
-    expect(outside.statusCode).toBe(400);
+    const outside = await t.request<{ code: string; details: Array<{ field: string; errors: string[] }> }>({ method: 'POST', url: '/api/programs', token: admin, body: { name: 'sh', command: '/bin/sh' } });
+    expect([outside.statusCode, outside.json.code]).toEqual([400, 'validation_failed']);
     expect(outside.json.details[0]).toMatchObject({ field: 'command' });
     expect(outside.json.details[0].errors[0]).toContain('HOOKHUB_PROGRAM_DIRS');
-    const relative = await t.request({ method: 'POST', url: '/api/programs', token: admin, body: { name: 'rel', command: 'backup.sh' } });
-    expect(relative.statusCode).toBe(400);
-    const missing = await t.request({ method: 'POST', url: '/api/programs', token: admin, body: { name: 'gone', command: program('nope.sh') } });
-    expect(missing.statusCode).toBe(400);
-    const badTemplate = await t.request<{ details: Array<{ field: string }> }>({ method: 'POST', url: '/api/programs', token: admin, body: { name: 'bad', command: program('sync.sh'), args: ['{{__proto__.x}}'] } });
-    expect(badTemplate.statusCode).toBe(400);
+    const relative = await t.request<{ code: string; details: Array<{ field: string }> }>({ method: 'POST', url: '/api/programs', token: admin, body: { name: 'rel', command: 'backup.sh' } });
+    expect([relative.statusCode, relative.json.code, relative.json.details[0].field]).toEqual([400, 'validation_failed', 'command']);
+    const missing = await t.request<{ code: string; details: Array<{ field: string }> }>({ method: 'POST', url: '/api/programs', token: admin, body: { name: 'gone', command: program('nope.sh') } });
+    expect([missing.statusCode, missing.json.code, missing.json.details[0].field]).toEqual([400, 'validation_failed', 'command']);
+    const badTemplate = await t.request<{ code: string; details: Array<{ field: string }> }>({ method: 'POST', url: '/api/programs', token: admin, body: { name: 'bad', command: program('sync.sh'), args: ['{{__proto__.x}}'] } });
+    expect([badTemplate.statusCode, badTemplate.json.code]).toEqual([400, 'validation_failed']);
     expect(badTemplate.json.details[0].field).toBe('args.0');
   });
 
   it('lets only admins change programs; operators run them; viewers read', async () => {
     const operator = await t.userWithRole('operator');
     const viewer = await t.userWithRole('viewer');
-    const denied = await t.request({ method: 'POST', url: '/api/programs', token: operator.token, body: { name: 'x', command: program('sync.sh') } });
-    expect(denied.statusCode).toBe(403);
+    const denied = await t.request<{ code: string }>({ method: 'POST', url: '/api/programs', token: operator.token, body: { name: 'x', command: program('sync.sh') } });
+    expect([denied.statusCode, denied.json.code]).toEqual([403, 'forbidden']);
     const p = await create(t, admin, '/api/programs', { name: 'hello', command: program('sync.sh'), args: ['{{body.name}}'] });
     expect((await t.request({ url: `/api/programs/${p.id}`, token: viewer.token })).statusCode).toBe(200);
-    expect((await t.request({ method: 'POST', url: `/api/programs/${p.id}/run`, token: viewer.token, body: {} })).statusCode).toBe(403);
+    const viewerRun = await t.request<{ code: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: viewer.token, body: {} });
+    expect([viewerRun.statusCode, viewerRun.json.code]).toEqual([403, 'forbidden']);
     const run = await t.request<{ id: string; trigger: string; triggered_by: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: operator.token, body: { payload: { name: 'world' } } });
     expect(run.statusCode).toBe(201);
     expect(run.json).toMatchObject({ trigger: 'manual', triggered_by: operator.username });
     const done = await waitForTask(t, admin, run.json.id);
     expect(done.stdout.trim()).toBe('synced task world');
-    const refused = await t.request<{ message: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: operator.token, body: { payload: {} } });
-    expect(refused.statusCode).toBe(400);
+    const refused = await t.request<{ code: string; message: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: operator.token, body: { payload: {} } });
+    expect([refused.statusCode, refused.json.code]).toEqual([400, 'bad_request']);
     expect(refused.json.message).toContain('has no value');
-    expect((await t.request({ url: '/api/tasks/00000000-0000-4000-8000-000000000000', token: admin })).statusCode).toBe(404);
+    const unknown = await t.request<{ code: string }>({ url: '/api/tasks/00000000-0000-4000-8000-000000000000', token: admin });
+    expect([unknown.statusCode, unknown.json.code]).toEqual([404, 'not_found']);
   });
 
   it('times out a run, ending its whole process group', async () => {
@@ -86,8 +88,8 @@ describe('programs and task runs', () => {
     const done = await waitForTask(t, admin, run.json.id);
     expect(done.status).toBe('canceled');
     expect(done.error).toContain('canceled by admin');
-    const again = await t.request({ method: 'POST', url: `/api/tasks/${run.json.id}/cancel`, token: admin });
-    expect(again.statusCode).toBe(409);
+    const again = await t.request<{ code: string }>({ method: 'POST', url: `/api/tasks/${run.json.id}/cancel`, token: admin });
+    expect([again.statusCode, again.json.code]).toEqual([409, 'conflict']);
   });
 
   it('applies the retry policy to a failing program, then retries by hand', async () => {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { DataSource } from 'typeorm';
 import { type TestApp, bootApp } from './helpers/app';
 import { buildApps } from './helpers/build';
 import { usingRealPostgres } from './helpers/database';
@@ -68,14 +69,13 @@ interface Delivery {
         expect(res.json.deliveries).toBe(1);
         events.push(res.json.id);
       }
-      // The API runs no workers: nothing is sent until a worker process starts.
-      await new Promise((r) => setTimeout(r, 300));
-      expect(receiver.received).toHaveLength(0);
-
       const first = await startWorker();
       await receiver.waitFor(3);
       const deliveries = async () => (await t.request<{ items: Delivery[] }>({ url: `/api/webhooks/${w.json.id}/deliveries`, token: admin })).json.items;
       expect((await deliveries()).map((d) => d.status)).toEqual(['running', 'running', 'running']);
+      // The API runs no workers: the three requests in flight are the worker process's (worker ids are host:pid:tag).
+      const holders = (await t.app.get(DataSource).query(`SELECT locked_by FROM deliveries WHERE subscription_id = $1`, [w.json.id])) as Array<{ locked_by: string }>;
+      expect(holders.map((h) => h.locked_by.split(':').at(-2))).toEqual([String(first.pid), String(first.pid), String(first.pid)]);
       const exited = once(first, 'exit');
       first.kill('SIGKILL');
       await exited;

@@ -5,6 +5,7 @@ import { loadConfig } from '@hookhub/core';
 import { JobsService, StoreRuntime } from '@hookhub/store';
 import { WorkerModule } from '@app/worker/worker.module';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { eventually } from './helpers/receiver';
 
 describe('worker app (e2e)', () => {
   let db: TestDatabase;
@@ -29,8 +30,7 @@ describe('worker app (e2e)', () => {
       });
       worker.start();
       await jobs.enqueue('worker-e2e', { n: 1 });
-      for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-      await worker.stop();
+      await eventually(async () => (seen.length ? true : undefined), 20_000, 'the job to be handled').finally(() => worker.stop());
       expect(seen).toEqual([{ n: 1 }]);
     } finally {
       await app.close();

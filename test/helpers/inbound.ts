@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
-import type { TestApp } from './app';
+import type { Reply, TestApp } from './app';
 
 export const PROGRAMS_DIR = join(process.cwd(), 'test/fixtures/programs');
 
@@ -47,4 +47,56 @@ export async function waitForTask(t: TestApp, token: string, id: string, until: 
     if (Date.now() > deadline) throw new Error(`task ${id} still ${res.json.status} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+export interface ReceiptView {
+  id: string;
+  source_id: string | null;
+  slug: string;
+  method: string;
+  ip: string | null;
+  verdict: string;
+  reason: string | null;
+  status_code: number;
+  event: string | null;
+  delivery_id: string | null;
+  task_ids: string[];
+}
+
+/** How many receipts there are (of `sourceId` when given), and the newest one. */
+export async function newestReceipt(t: TestApp, token: string, sourceId?: string): Promise<{ total: number; newest: ReceiptView | undefined }> {
+  const res = await t.request<{ items: ReceiptView[]; total: number }>({ url: `/api/receipts?limit=1${sourceId ? `&source_id=${sourceId}` : ''}`, token });
+  if (res.statusCode !== 200) throw new Error(`GET /api/receipts gave ${res.statusCode}: ${res.body}`);
+  return { total: res.json.total, newest: res.json.items[0] };
+}
+
+export interface Refusal {
+  status: number;
+  code: string;
+  /** The source the request was for; omit for a request that names no source (its receipt has none). */
+  sourceId?: string;
+  /** The slug the receipt records, when there is no source to look it up by. */
+  slug?: string;
+}
+
+/**
+ * Sends a request to /hooks (the requests of one test are sequential, and nothing else writes receipts
+ * meanwhile) and expects it refused: the status, the error body's `code`, and exactly one new receipt,
+ * `rejected` with that status and a reason naming the code. Returns the answer and the receipt.
+ */
+export async function expectRefused<T extends { code: string }>(
+  t: TestApp,
+  token: string,
+  send: () => Promise<Reply<T>>,
+  refusal: Refusal,
+): Promise<{ res: Reply<T>; receipt: ReceiptView }> {
+  const before = await newestReceipt(t, token, refusal.sourceId);
+  const res = await send();
+  expect({ status: res.statusCode, code: res.json?.code }).toEqual({ status: refusal.status, code: refusal.code });
+  const after = await newestReceipt(t, token, refusal.sourceId);
+  expect(after.total).toBe(before.total + 1);
+  const receipt = after.newest!;
+  expect(receipt).toMatchObject({ verdict: 'rejected', status_code: refusal.status, source_id: refusal.sourceId ?? null, ...(refusal.slug ? { slug: refusal.slug } : {}) });
+  expect(receipt.reason).toMatch(new RegExp(`^${refusal.code}: `));
+  return { res, receipt };
 }

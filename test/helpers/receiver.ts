@@ -11,8 +11,11 @@ export interface Received {
   json: { id: string; type: string; timestamp: string; data: Record<string, unknown> } & Record<string, unknown>;
 }
 
-/** How the receiver answers request number `n` (1-based): status, headers, body, or hang (never answer). */
-export type Answer = { status?: number; headers?: Record<string, string>; body?: string; delayMs?: number; hang?: boolean };
+/**
+ * How the receiver answers request number `n` (1-based): status, headers, body, or hang (never answer).
+ * `until`: answer only once this settles (then after `delayMs`, if any).
+ */
+export type Answer = { status?: number; headers?: Record<string, string>; body?: string; delayMs?: number; hang?: boolean; until?: Promise<unknown> };
 
 /** A real HTTP receiver on 127.0.0.1 that records every request and answers as told. */
 export class Receiver {
@@ -48,8 +51,9 @@ export class Receiver {
           res.writeHead(a.status ?? 200, { 'content-type': 'text/plain', ...(a.headers ?? {}) });
           res.end(a.body ?? '');
         };
-        if (a.delayMs) setTimeout(send, a.delayMs);
-        else send();
+        const later = () => (a.delayMs ? setTimeout(send, a.delayMs) : send());
+        if (a.until) void a.until.then(later, later);
+        else later();
       });
     });
     await new Promise<void>((resolve) => r.server.listen(0, '127.0.0.1', resolve));
