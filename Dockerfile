@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: one image runs either app (api by default; `node dist/apps/worker/src/main.js` for
-# the worker).
+# the worker). Node 24 LTS, as the project's own `node` dev dependency gives npm scripts elsewhere (pruned
+# here with the other dev dependencies: the image's Node is the runtime).
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -12,7 +13,7 @@ COPY libs ./libs
 COPY migrations ./migrations
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     HOOKHUB_DATA_DIR=/data \
     PORT=3000

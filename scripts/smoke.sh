@@ -3,6 +3,8 @@
 # the bootstrap password, opens /api/auth/me, then restarts it on the same data dir and logs in again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The project's Node (the `node` dev dependency, Node 24), as npm scripts use it.
+export PATH="$PWD/node_modules/.bin:$PATH"
 [ -f dist/apps/api/src/main.js ] || npm run build
 
 DATA_DIR=$(mktemp -d)

@@ -56,5 +56,7 @@ describe('deployment files', () => {
       expect({ copied, exists: existsSync(join(root, copied)) }).toEqual({ copied, exists: true });
     }
     expect(dockerfile).toContain('CMD ["node", "dist/apps/api/src/main.js"]');
+    // The runtime the project is tested on: Node 24 LTS in both stages.
+    expect(dockerfile.match(/^FROM node:(\d+)/gm)).toEqual(['FROM node:24', 'FROM node:24']);
   });
 });
