@@ -32,9 +32,37 @@ function isAbort(err: unknown): boolean {
   return (err as NodeJS.ErrnoException)?.code === 'ECONNRESET' || (err as Error)?.message === 'aborted';
 }
 
+/** What is still read (and dropped) of a refused body while its 413 goes out, at most. */
+const LINGER_BYTES = 1024 * 1024;
+const LINGER_MS = 1000;
+
 /**
- * Reads a body up to `limit` bytes. One byte more rejects with BodyTooLarge and stops reading; Node then
- * answers with `Connection: close`, so the rest of the body is never read.
+ * A refused body's connection: closed with unread bytes in its receive buffer, the kernel answers with a
+ * reset, and the client can lose the 413 it was sent (Node 24 closes at once). So the rest is read and
+ * dropped for a moment (a lingering close), up to LINGER_BYTES or LINGER_MS, then the connection is ended:
+ * the body is never read whole.
+ */
+function lingerThenClose(payload: Readable): void {
+  let dropped = 0;
+  const socket = (payload as Readable & { socket?: { destroy(): void } }).socket;
+  const close = (): void => {
+    clearTimeout(timer);
+    payload.off('data', drop);
+    socket?.destroy();
+  };
+  const drop = (chunk: Buffer): void => {
+    dropped += chunk.length;
+    if (dropped > LINGER_BYTES) close();
+  };
+  const timer = setTimeout(close, LINGER_MS);
+  timer.unref();
+  payload.on('data', drop);
+  payload.once('end', () => clearTimeout(timer));
+}
+
+/**
+ * Reads a body up to `limit` bytes. One byte more rejects with BodyTooLarge; the answer says `Connection:
+ * close`, and the rest of the body is read and dropped only briefly (see lingerThenClose), never whole.
  */
 function readLimited(payload: Readable, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -49,7 +77,7 @@ function readLimited(payload: Readable, limit: number): Promise<Buffer> {
       size += chunk.length;
       if (size > limit) {
         cleanup();
-        payload.pause();
+        lingerThenClose(payload);
         reject(new BodyTooLarge());
         return;
       }
