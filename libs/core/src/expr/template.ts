@@ -31,7 +31,6 @@ export interface TemplateOptions {
 export const MAX_VALUE_LENGTH = 4096;
 // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 const CONTROL = /[\u0000-\u001f\u007f]/;
-const LONE_SURROGATE_TEST = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const PLACEHOLDER = /\{\{\s*([^{}\s]+)\s*\}\}/g;
 const ONLY_PLACEHOLDER = /^\{\{\s*([^{}\s]+)\s*\}\}$/;
 const MAX_SPREAD = 256;
@@ -63,7 +62,7 @@ function shown(value: string): string {
 /** Why a placeholder's value may not go into a template without a pattern, or null. */
 function defaultValueProblem(value: string, kind: TemplateKind): string | null {
   if (value.includes('\u0000')) return 'holds a NUL character';
-  if (LONE_SURROGATE_TEST.test(value)) return 'is not valid Unicode';
+  if (hasLoneSurrogate(value)) return 'is not valid Unicode';
   if (kind !== 'arg') return null;
   if (value.startsWith('-')) return 'starts with "-" and would be read as an option';
   if (CONTROL.test(value)) return 'holds a control character (a newline, a tab ...)';
@@ -152,7 +151,12 @@ export function renderEnv(templates: Readonly<Record<string, CompiledTemplate>>,
   return env;
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const LONE_SURROGATE = /\p{Cs}/gu;
+
+/** Whether `text` holds a UTF-16 surrogate that is not half of a pair: not Unicode, and jsonb refuses it. */
+export function hasLoneSurrogate(text: string): boolean {
+  return /\p{Cs}/u.test(text);
+}
 
 /** Text Postgres accepts: NUL removed, lone surrogates replaced by U+FFFD. */
 export function storableText(text: string): string {

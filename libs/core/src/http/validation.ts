@@ -1,6 +1,7 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidateBy, ValidateIf, type ValidationOptions, buildMessage } from 'class-validator';
 import { ErrorCode, HookhubError } from '../errors/error-codes';
+import { hasLoneSurrogate } from '../expr/template';
 
 export interface FieldError {
   field: string;
@@ -41,8 +42,6 @@ export function queryBoolean({ value }: { value: unknown }): unknown {
 /** The deepest nesting of objects and arrays the admin API accepts in a body. */
 export const MAX_INPUT_DEPTH = 32;
 
-/** A UTF-16 surrogate that is not half of a pair (`"\ud800"` in JSON): not Unicode, and jsonb refuses it. */
-const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * What no admin API input may hold, whatever the endpoint: a NUL character (Postgres cannot store it in
@@ -57,7 +56,7 @@ export function inputProblem(value: unknown, root: string): FieldError | null {
     const { value: v, path, depth } = stack.pop()!;
     if (typeof v === 'string') {
       if (v.includes('\u0000')) return { field: path, errors: [`${path} holds a NUL character (\\u0000), which cannot be stored`] };
-      if (LONE_SURROGATE.test(v)) return { field: path, errors: [`${path} holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode and cannot be stored`] };
+      if (hasLoneSurrogate(v)) return { field: path, errors: [`${path} holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode and cannot be stored`] };
       continue;
     }
     if (v === null || typeof v !== 'object') continue;
@@ -65,7 +64,7 @@ export function inputProblem(value: unknown, root: string): FieldError | null {
     for (const [key, child] of Object.entries(v as Record<string, unknown>)) {
       const childPath = Array.isArray(v) ? `${path}[${key}]` : `${path}.${key}`;
       if (key.includes('\u0000')) return { field: path, errors: [`${path} has a key with a NUL character (\\u0000)`] };
-      if (LONE_SURROGATE.test(key)) return { field: path, errors: [`${path} has a key with a lone UTF-16 surrogate (\\ud800-\\udfff)`] };
+      if (hasLoneSurrogate(key)) return { field: path, errors: [`${path} has a key with a lone UTF-16 surrogate (\\ud800-\\udfff)`] };
       stack.push({ value: child, path: childPath, depth: depth + 1 });
     }
   }
