@@ -9,12 +9,16 @@
  */
 import { resolve } from 'node:path';
 import { inboundBench } from './inbound/inbound.bench';
+import { memoryBench } from './memory/memory.bench';
 import { outboundBench } from './outbound/outbound.bench';
+import { tasksBench } from './tasks/tasks.bench';
 import { type BenchContext, type BenchReport, formatReport } from './lib/report';
 
 const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchReport>> = {
   inbound: inboundBench,
   outbound: outboundBench,
+  memory: memoryBench,
+  tasks: tasksBench,
 };
 
 function num(name: string, fallback: number): number {
@@ -28,9 +32,11 @@ function num(name: string, fallback: number): number {
 async function main(): Promise<void> {
   const names = process.argv.slice(2);
   const unknown = names.filter((n) => !BENCHMARKS[n]);
-  if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
+  if (unknown.length)
+    throw new Error(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
   const ctx: BenchContext = {
-    databaseUrl: process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    databaseUrl:
+      process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     distDir: resolve(process.cwd(), 'dist'),
     load: {
       concurrency: num('BENCH_CONCURRENCY', 50),

@@ -158,7 +158,9 @@ export class InboundAndTasks1764000000000 implements MigrationInterface {
     await q.query(`CREATE INDEX idx_task_runs_created ON task_runs (created_at DESC, id DESC)`);
     await q.query(`CREATE INDEX idx_task_runs_program_created ON task_runs (program_id, created_at DESC, id DESC)`);
     await q.query(`CREATE INDEX idx_task_runs_status_created ON task_runs (status, created_at DESC, id DESC)`);
-    await q.query(`CREATE INDEX idx_task_runs_key_active ON task_runs (concurrency_key) WHERE status IN ('queued', 'running')`);
+    await q.query(
+      `CREATE INDEX idx_task_runs_key_active ON task_runs (concurrency_key) WHERE status IN ('queued', 'running')`,
+    );
     await q.query(`CREATE INDEX idx_task_runs_receipt ON task_runs (receipt_id)`);
   }
 

@@ -99,7 +99,9 @@ export class Outbound1764100000000 implements MigrationInterface {
       )`);
     await q.query(`CREATE INDEX idx_deliveries_due ON deliveries (run_at, id) WHERE status IN ('queued', 'running')`);
     await q.query(`CREATE INDEX idx_deliveries_running ON deliveries (subscription_id) WHERE status = 'running'`);
-    await q.query(`CREATE INDEX idx_deliveries_subscription_created ON deliveries (subscription_id, created_at DESC, id DESC)`);
+    await q.query(
+      `CREATE INDEX idx_deliveries_subscription_created ON deliveries (subscription_id, created_at DESC, id DESC)`,
+    );
     await q.query(`CREATE INDEX idx_deliveries_event ON deliveries (event_id)`);
 
     await q.query(`
@@ -124,13 +126,22 @@ export class Outbound1764100000000 implements MigrationInterface {
         next_attempt_at timestamptz(3),
         created_at timestamptz(3) NOT NULL DEFAULT now()
       )`);
-    await q.query(`CREATE INDEX idx_delivery_attempts_subscription_created ON delivery_attempts (subscription_id, created_at DESC, id DESC)`);
+    await q.query(
+      `CREATE INDEX idx_delivery_attempts_subscription_created ON delivery_attempts (subscription_id, created_at DESC, id DESC)`,
+    );
     await q.query(`CREATE INDEX idx_delivery_attempts_created ON delivery_attempts (created_at DESC, id DESC)`);
     await q.query(`CREATE INDEX idx_delivery_attempts_delivery ON delivery_attempts (delivery_id, created_at)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['delivery_attempts', 'deliveries', 'subscriptions', 'event_idempotency', 'events', 'event_types']) {
+    for (const table of [
+      'delivery_attempts',
+      'deliveries',
+      'subscriptions',
+      'event_idempotency',
+      'events',
+      'event_types',
+    ]) {
       await q.query(`DROP TABLE IF EXISTS ${table}`);
     }
   }

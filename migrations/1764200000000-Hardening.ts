@@ -6,8 +6,18 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * redacted here, together with the header each source names in `verification.header`.
  */
 const CREDENTIAL_HEADERS = [
-  'authorization', 'proxy-authorization', 'cookie', 'x-api-key', 'x-hub-signature-256', 'x-hub-signature', 'x-gitlab-token',
-  'stripe-signature', 'x-slack-signature', 'x-shopify-hmac-sha256', 'webhook-signature', 'x-signature',
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'x-api-key',
+  'x-hub-signature-256',
+  'x-hub-signature',
+  'x-gitlab-token',
+  'stripe-signature',
+  'x-slack-signature',
+  'x-shopify-hmac-sha256',
+  'webhook-signature',
+  'x-signature',
 ];
 
 /**

@@ -10,10 +10,19 @@ describe('auth: login, tokens and roles (e2e)', () => {
   afterAll(async () => t?.close());
 
   const changeOwnPassword = (token: string, current: string) =>
-    t.request({ method: 'PUT', url: '/api/auth/password', token, body: { current_password: current, new_password: 'brand-new-password' } });
+    t.request({
+      method: 'PUT',
+      url: '/api/auth/password',
+      token,
+      body: { current_password: current, new_password: 'brand-new-password' },
+    });
 
   it('logs the bootstrap admin in and the token opens /api/auth/me', async () => {
-    const res = await t.request({ method: 'POST', url: '/api/auth/login', body: { username: 'admin', password: ADMIN_PASSWORD } });
+    const res = await t.request({
+      method: 'POST',
+      url: '/api/auth/login',
+      body: { username: 'admin', password: ADMIN_PASSWORD },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 3600 });
     const me = await t.request({ url: '/api/auth/me', token: res.json.access_token });
@@ -22,8 +31,16 @@ describe('auth: login, tokens and roles (e2e)', () => {
   });
 
   it('answers unknown user and wrong password with the same 401', async () => {
-    const wrong = await t.request({ method: 'POST', url: '/api/auth/login', body: { username: 'admin', password: 'nope-nope' } });
-    const unknown = await t.request({ method: 'POST', url: '/api/auth/login', body: { username: 'ghost', password: 'nope-nope' } });
+    const wrong = await t.request({
+      method: 'POST',
+      url: '/api/auth/login',
+      body: { username: 'admin', password: 'nope-nope' },
+    });
+    const unknown = await t.request({
+      method: 'POST',
+      url: '/api/auth/login',
+      body: { username: 'ghost', password: 'nope-nope' },
+    });
     expect(wrong.statusCode).toBe(401);
     expect(unknown.statusCode).toBe(401);
     expect(wrong.json.message).toBe(unknown.json.message);
@@ -57,7 +74,14 @@ describe('auth: login, tokens and roles (e2e)', () => {
       { issuer: 'hookhub', expiresIn: 600 },
     );
     const expired = new JwtService({ secret: 'e2e-secret-e2e-secret-e2e-secret-0123456789' }).sign(
-      { sub: payload.sub, role: 'admin', typ: 'access', pv: payload.pv, iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 },
+      {
+        sub: payload.sub,
+        role: 'admin',
+        typ: 'access',
+        pv: payload.pv,
+        iat: Math.floor(Date.now() / 1000) - 7200,
+        exp: Math.floor(Date.now() / 1000) - 3600,
+      },
       { issuer: 'hookhub' },
     );
     const valid = new JwtService({ secret: 'e2e-secret-e2e-secret-e2e-secret-0123456789' }).sign(
@@ -90,10 +114,19 @@ describe('auth: login, tokens and roles (e2e)', () => {
     const adminToken = await t.login();
     const user = await t.userWithRole('operator');
     expect((await t.request({ url: '/api/auth/me', token: user.token })).statusCode).toBe(200);
-    const disabled = await t.request({ method: 'PATCH', url: `/api/users/${user.id}`, token: adminToken, body: { disabled: true } });
+    const disabled = await t.request({
+      method: 'PATCH',
+      url: `/api/users/${user.id}`,
+      token: adminToken,
+      body: { disabled: true },
+    });
     expect(disabled.statusCode).toBe(200);
     expect((await t.request({ url: '/api/auth/me', token: user.token })).statusCode).toBe(401);
-    const relogin = await t.request({ method: 'POST', url: '/api/auth/login', body: { username: user.username, password: 'user-password-1' } });
+    const relogin = await t.request({
+      method: 'POST',
+      url: '/api/auth/login',
+      body: { username: user.username, password: 'user-password-1' },
+    });
     expect(relogin.statusCode).toBe(401);
 
     const other = await t.userWithRole('viewer');
@@ -117,7 +150,11 @@ describe('auth: login throttling (e2e)', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await bootApp({ HOOKHUB_LOGIN_RATE_LIMIT: '3', HOOKHUB_LOGIN_RATE_WINDOW_SECONDS: '60', HOOKHUB_TRUST_PROXY: 'true' });
+    t = await bootApp({
+      HOOKHUB_LOGIN_RATE_LIMIT: '3',
+      HOOKHUB_LOGIN_RATE_WINDOW_SECONDS: '60',
+      HOOKHUB_TRUST_PROXY: 'true',
+    });
   });
   afterAll(async () => t?.close());
 
@@ -142,7 +179,11 @@ describe('auth: login throttling (e2e)', () => {
   it('limits attempts per client address across usernames', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const res = await t.request({ method: 'POST', url: '/api/auth/login', body: { username: `someone-${i}`, password: 'guess' } });
+      const res = await t.request({
+        method: 'POST',
+        url: '/api/auth/login',
+        body: { username: `someone-${i}`, password: 'guess' },
+      });
       statuses.push(res.statusCode);
     }
     // No X-Forwarded-For: every attempt comes from 127.0.0.1, which the first test never used.

@@ -60,7 +60,11 @@ describe('declarative configuration (HOOKHUB_CONFIG)', () => {
     return t.request<{ task_ids: string[]; matched: boolean }>({
       method: 'POST',
       url: `/hooks/${slug}`,
-      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': 'sha256=' + createHmac('sha256', SECRET).update(text).digest('hex') },
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'push',
+        'x-hub-signature-256': 'sha256=' + createHmac('sha256', SECRET).update(text).digest('hex'),
+      },
       payload: text,
     });
   };
@@ -70,13 +74,28 @@ describe('declarative configuration (HOOKHUB_CONFIG)', () => {
     const t = await bootApp({ ...base, HOOKHUB_CONFIG: file });
     try {
       const admin = await t.login();
-      const programs = await t.request<{ items: Array<{ name: string; number: number }> }>({ url: '/api/programs', token: admin });
+      const programs = await t.request<{ items: Array<{ name: string; number: number }> }>({
+        url: '/api/programs',
+        token: admin,
+      });
       expect(programs.json.items.map((p) => p.name).sort()).toEqual(['deploy', 'git-sync']);
-      const sources = await t.request<{ items: Array<{ id: string; slug: string; secret_count: number }> }>({ url: '/api/sources', token: admin });
-      expect(sources.json.items.map((s) => [s.slug, s.secret_count]).sort()).toEqual([['github', 1], ['task-sync', 1]]);
+      const sources = await t.request<{ items: Array<{ id: string; slug: string; secret_count: number }> }>({
+        url: '/api/sources',
+        token: admin,
+      });
+      expect(sources.json.items.map((s) => [s.slug, s.secret_count]).sort()).toEqual([
+        ['github', 1],
+        ['task-sync', 1],
+      ]);
       const github = sources.json.items.find((s) => s.slug === 'github')!;
-      const rules = await t.request<{ items: Array<{ name: string; position: number }> }>({ url: `/api/sources/${github.id}/rules`, token: admin });
-      expect(rules.json.items.map((r) => [r.position, r.name])).toEqual([[0, 'push to main deploys'], [1, 'tags deploy too']]);
+      const rules = await t.request<{ items: Array<{ name: string; position: number }> }>({
+        url: `/api/sources/${github.id}/rules`,
+        token: admin,
+      });
+      expect(rules.json.items.map((r) => [r.position, r.name])).toEqual([
+        [0, 'push to main deploys'],
+        [1, 'tags deploy too'],
+      ]);
 
       const push = await signedPush(t, 'github', { ref: 'refs/heads/main', after: 'abc1234' });
       expect(push.statusCode).toBe(202);
@@ -94,19 +113,33 @@ describe('declarative configuration (HOOKHUB_CONFIG)', () => {
     await again.app.close();
     const changed = write(
       'hookhub-2.yaml',
-      FILE.replace('    concurrency_key: "{{body.ref}}"\n', '    timeout_seconds: 60\n').replace(/ {6}- name: tags deploy too\n.*\n.*\n/, ''),
+      FILE.replace('    concurrency_key: "{{body.ref}}"\n', '    timeout_seconds: 60\n').replace(
+        / {6}- name: tags deploy too\n.*\n.*\n/,
+        '',
+      ),
     );
     const third = await bootApp({ ...base, HOOKHUB_CONFIG: changed }, { db: t.db });
     try {
       const admin = await third.login();
-      const programs = await third.request<{ items: Array<{ name: string; timeout_seconds: number; concurrency_key: string | null }> }>({ url: '/api/programs', token: admin });
+      const programs = await third.request<{
+        items: Array<{ name: string; timeout_seconds: number; concurrency_key: string | null }>;
+      }>({ url: '/api/programs', token: admin });
       expect(programs.json.items).toHaveLength(2);
       // Fields the file no longer sets keep their values; the ones it sets change.
-      expect(programs.json.items.find((p) => p.name === 'deploy')).toMatchObject({ timeout_seconds: 60, concurrency_key: '{{body.ref}}' });
-      const sources = await third.request<{ items: Array<{ id: string; slug: string }> }>({ url: '/api/sources', token: admin });
+      expect(programs.json.items.find((p) => p.name === 'deploy')).toMatchObject({
+        timeout_seconds: 60,
+        concurrency_key: '{{body.ref}}',
+      });
+      const sources = await third.request<{ items: Array<{ id: string; slug: string }> }>({
+        url: '/api/sources',
+        token: admin,
+      });
       expect(sources.json.items).toHaveLength(2);
       const github = sources.json.items.find((s) => s.slug === 'github')!;
-      const rules = await third.request<{ items: Array<{ name: string }> }>({ url: `/api/sources/${github.id}/rules`, token: admin });
+      const rules = await third.request<{ items: Array<{ name: string }> }>({
+        url: `/api/sources/${github.id}/rules`,
+        token: admin,
+      });
       expect(rules.json.items.map((r) => r.name)).toEqual(['push to main deploys']);
     } finally {
       await third.close();
@@ -115,11 +148,31 @@ describe('declarative configuration (HOOKHUB_CONFIG)', () => {
 
   it.each([
     ['a YAML syntax error', 'programs:\n  - name: x\n    args: [unclosed\n', /bad\.yaml:\d+: /],
-    ['an unknown field (a typo)', FILE.replace('    env_allow: [GIT_REF]', '    env_alow: [GIT_REF]'), /bad\.yaml:7: programs\[0\]\.env_alow: property env_alow should not exist/],
-    ['a rule naming no program', FILE.replace('        program: deploy\n        env', '        program: deploi\n        env'), /bad\.yaml:18: sources\[0\]\.rules\[0\]\.program: no program named deploi/],
-    ['a missing secret variable', FILE.replaceAll('HOOKHUB_TEST_GITHUB_SECRET', 'HOOKHUB_TEST_UNSET_SECRET'), /bad\.yaml:14: sources\[0\]\.secrets\[0\]: environment variable HOOKHUB_TEST_UNSET_SECRET is not set\n.*bad\.yaml:25: sources\[1\]\.secrets\[0\]: environment variable HOOKHUB_TEST_UNSET_SECRET is not set"?$/],
-    ['a command outside the program dirs', FILE.replace(program('sync.sh'), '/bin/sh'), /bad\.yaml:9: programs\[1\]\.command: .*not under HOOKHUB_PROGRAM_DIRS/],
-    ['a bad condition', FILE.replace('{ path: body.ref, prefix: refs/tags/ }', '{ path: body.__proto__, eq: x }'), /bad\.yaml:21: sources\[0\]\.rules\[1\]\.condition: /],
+    [
+      'an unknown field (a typo)',
+      FILE.replace('    env_allow: [GIT_REF]', '    env_alow: [GIT_REF]'),
+      /bad\.yaml:7: programs\[0\]\.env_alow: property env_alow should not exist/,
+    ],
+    [
+      'a rule naming no program',
+      FILE.replace('        program: deploy\n        env', '        program: deploi\n        env'),
+      /bad\.yaml:18: sources\[0\]\.rules\[0\]\.program: no program named deploi/,
+    ],
+    [
+      'a missing secret variable',
+      FILE.replaceAll('HOOKHUB_TEST_GITHUB_SECRET', 'HOOKHUB_TEST_UNSET_SECRET'),
+      /bad\.yaml:14: sources\[0\]\.secrets\[0\]: environment variable HOOKHUB_TEST_UNSET_SECRET is not set\n.*bad\.yaml:25: sources\[1\]\.secrets\[0\]: environment variable HOOKHUB_TEST_UNSET_SECRET is not set"?$/,
+    ],
+    [
+      'a command outside the program dirs',
+      FILE.replace(program('sync.sh'), '/bin/sh'),
+      /bad\.yaml:9: programs\[1\]\.command: .*not under HOOKHUB_PROGRAM_DIRS/,
+    ],
+    [
+      'a bad condition',
+      FILE.replace('{ path: body.ref, prefix: refs/tags/ }', '{ path: body.__proto__, eq: x }'),
+      /bad\.yaml:21: sources\[0\]\.rules\[1\]\.condition: /,
+    ],
     ['an unknown section', 'webhooks: []\n', /bad\.yaml:1: webhooks: unknown section/],
   ])('refuses to boot on %s, naming the line and the reason, and writes nothing', async (_what, text, expected) => {
     const file = write('bad.yaml', text);

@@ -15,9 +15,19 @@ describe('embedded store (e2e)', () => {
   it('keeps users, API keys, the audit log and the dev secrets across a restart', async () => {
     const first = await bootApp({}, { db });
     const admin = await first.login();
-    const user = await first.request({ method: 'POST', url: '/api/users', token: admin, body: { username: 'survivor', password: 'survivor-pass', role: 'operator' } });
+    const user = await first.request({
+      method: 'POST',
+      url: '/api/users',
+      token: admin,
+      body: { username: 'survivor', password: 'survivor-pass', role: 'operator' },
+    });
     expect(user.statusCode).toBe(201);
-    const key = await first.request({ method: 'POST', url: '/api/api-keys', token: admin, body: { name: 'persisted' } });
+    const key = await first.request({
+      method: 'POST',
+      url: '/api/api-keys',
+      token: admin,
+      body: { name: 'persisted' },
+    });
     expect(key.statusCode).toBe(201);
     await first.close();
 
@@ -51,7 +61,12 @@ describe('embedded store (e2e)', () => {
       const results = await Promise.all(
         Array.from({ length: n }, (_, i) =>
           i % 3 === 0
-            ? t.request({ method: 'POST', url: '/api/users', token: admin, body: { username: `burst-${i}`, password: 'burst-password', role: 'viewer' } })
+            ? t.request({
+                method: 'POST',
+                url: '/api/users',
+                token: admin,
+                body: { username: `burst-${i}`, password: 'burst-password', role: 'viewer' },
+              })
             : i % 3 === 1
               ? t.request({ url: '/api/users?limit=5', token: admin })
               : t.request({ method: 'POST', url: '/api/api-keys', token: admin, body: { name: `burst-${i}` } }),
@@ -61,16 +76,28 @@ describe('embedded store (e2e)', () => {
       const count = await t.request({ url: '/api/users?q=burst-', token: admin });
       expect(count.json.total).toBe(n / 3);
       // Transactions that lock rows (last-admin check) interleaved with other traffic.
-      const viewers = (await t.request({ url: '/api/users?q=burst-&limit=200', token: admin })).json.items as Array<{ id: string }>;
+      const viewers = (await t.request({ url: '/api/users?q=burst-&limit=200', token: admin })).json.items as Array<{
+        id: string;
+      }>;
       const updates = await Promise.all(
         viewers.map((v, i) =>
           Promise.all([
-            t.request({ method: 'PATCH', url: `/api/users/${v.id}`, token: admin, body: { role: i % 2 ? 'operator' : 'viewer' } }),
+            t.request({
+              method: 'PATCH',
+              url: `/api/users/${v.id}`,
+              token: admin,
+              body: { role: i % 2 ? 'operator' : 'viewer' },
+            }),
             t.request({ url: '/health/ready' }),
           ]),
         ),
       );
-      expect(updates.flat().map((r) => r.statusCode).filter((s) => s !== 200)).toEqual([]);
+      expect(
+        updates
+          .flat()
+          .map((r) => r.statusCode)
+          .filter((s) => s !== 200),
+      ).toEqual([]);
     } finally {
       await t.close();
     }

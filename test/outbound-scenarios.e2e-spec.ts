@@ -69,7 +69,11 @@ describe('outbound scenarios', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await bootApp({ HOOKHUB_OUTBOUND_ALLOW: '127.0.0.1/32', HOOKHUB_RETRY_SCHEDULE: '0.3,0.3,0.3', HOOKHUB_QUEUE_POLL_MS: '100' });
+    t = await bootApp({
+      HOOKHUB_OUTBOUND_ALLOW: '127.0.0.1/32',
+      HOOKHUB_RETRY_SCHEDULE: '0.3,0.3,0.3',
+      HOOKHUB_QUEUE_POLL_MS: '100',
+    });
   });
   afterAll(async () => {
     await t?.close();
@@ -89,13 +93,17 @@ describe('outbound scenarios', () => {
     });
 
     it('1. logs in and gets a token', async () => {
-      const res = await t.request<{ access_token: string }>({ method: 'POST', url: '/api/auth/login', body: { username: 'admin', password: 'admin-password-1' } });
+      const res = await t.request<{ access_token: string }>({
+        method: 'POST',
+        url: '/api/auth/login',
+        body: { username: 'admin', password: 'admin-password-1' },
+      });
       expect(res.statusCode).toBe(200);
       token = res.json.access_token;
       expect(token).toMatch(/^ey/);
     });
 
-    it('2. creates a webhook for service.started and user.created (the Python snippet\'s fields, trailing slash and all)', async () => {
+    it("2. creates a webhook for service.started and user.created (the Python snippet's fields, trailing slash and all)", async () => {
       const res = await t.request<{ id: string; secret: string; events: string[]; enabled: boolean }>({
         method: 'POST',
         url: '/api/webhooks/',
@@ -118,14 +126,25 @@ describe('outbound scenarios', () => {
     });
 
     it('3. lists it', async () => {
-      const res = await t.request<{ items: Array<{ id: string; name: string }>; total: number }>({ url: '/api/webhooks/', token });
+      const res = await t.request<{ items: Array<{ id: string; name: string }>; total: number }>({
+        url: '/api/webhooks/',
+        token,
+      });
       expect(res.statusCode).toBe(200);
       expect(res.json.items.find((w) => w.id === webhookId)).toMatchObject({ name: '测试 Webhook' });
       expect(JSON.stringify(res.json)).not.toContain(SECRET);
     });
 
     it('4. tests it: the Python receiver verifies the signature of the test event and answers 200', async () => {
-      const res = await t.request<{ attempt: { status_code: number; success: boolean; duration_ms: number; response_body: string; request_headers: Record<string, string> } }>({
+      const res = await t.request<{
+        attempt: {
+          status_code: number;
+          success: boolean;
+          duration_ms: number;
+          response_body: string;
+          request_headers: Record<string, string>;
+        };
+      }>({
         method: 'POST',
         url: `/api/webhooks/${webhookId}/test`,
         token,
@@ -133,12 +152,15 @@ describe('outbound scenarios', () => {
       expect(res.statusCode).toBe(200);
       expect(res.json.attempt).toMatchObject({ status_code: 200, success: true, response_body: 'OK' });
       expect(res.json.attempt.duration_ms).toBeGreaterThanOrEqual(0);
-      expect(res.json.attempt.request_headers['x-atlas-signature'] ?? res.json.attempt.request_headers['X-ATLAS-Signature']).toBe('[redacted]');
+      expect(
+        res.json.attempt.request_headers['x-atlas-signature'] ?? res.json.attempt.request_headers['X-ATLAS-Signature'],
+      ).toBe('[redacted]');
       expect(atlas.lines.at(-1)).toMatchObject({ ok: true, event: 'webhook.test', type: 'webhook.test' });
     });
 
     it('5. delivers service.started and user.created (with non-ASCII data) signed as the receiver checks, and not other events', async () => {
-      const publish = (type: string, data: Record<string, unknown>) => t.request<{ deliveries: number }>({ method: 'POST', url: '/api/events', token, body: { type, data } });
+      const publish = (type: string, data: Record<string, unknown>) =>
+        t.request<{ deliveries: number }>({ method: 'POST', url: '/api/events', token, body: { type, data } });
       // Published first, and to no webhook: it has no delivery to send, and the two published after it arrive alone.
       const stopped = await publish('service.stopped', { service: 'nginx' });
       expect([stopped.statusCode, stopped.json.deliveries]).toEqual([202, 0]);
@@ -146,28 +168,57 @@ describe('outbound scenarios', () => {
       expect([started.statusCode, started.json.deliveries]).toEqual([202, 1]);
       const created = await publish('user.created', { username: '张三', quota_gb: 10.5 });
       expect([created.statusCode, created.json.deliveries]).toEqual([202, 1]);
-      const lines = await eventually(async () => (atlas.lines.length >= 3 ? atlas.lines : undefined), 15_000, 'two deliveries');
+      const lines = await eventually(
+        async () => (atlas.lines.length >= 3 ? atlas.lines : undefined),
+        15_000,
+        'two deliveries',
+      );
       const delivered = lines.filter((l) => l.type !== 'webhook.test');
-      expect(delivered.map((l) => [l.event, l.ok]).sort()).toEqual([['service.started', true], ['user.created', true]]);
+      expect(delivered.map((l) => [l.event, l.ok]).sort()).toEqual([
+        ['service.started', true],
+        ['user.created', true],
+      ]);
       expect(delivered.find((l) => l.event === 'user.created')?.data).toEqual({ username: '张三', quota_gb: 10.5 });
     });
 
     it('6. shows the logs (also the last 24 h across all webhooks) and the stats', async () => {
       // Attempts are logged when their batch commits, just after the receiver answered.
-      const logs = await eventually(async () => {
-        const res = await t.request<{ items: Array<{ event_type: string; success: boolean; status_code: number }>; total: number }>({ url: `/api/webhooks/${webhookId}/logs?limit=50`, token });
-        return res.json.total >= 3 ? res : undefined;
-      }, 10_000, 'three logged attempts');
+      const logs = await eventually(
+        async () => {
+          const res = await t.request<{
+            items: Array<{ event_type: string; success: boolean; status_code: number }>;
+            total: number;
+          }>({ url: `/api/webhooks/${webhookId}/logs?limit=50`, token });
+          return res.json.total >= 3 ? res : undefined;
+        },
+        10_000,
+        'three logged attempts',
+      );
       expect(logs.statusCode).toBe(200);
       expect(logs.json.total).toBe(3);
       expect(logs.json.items.every((a) => a.success && a.status_code === 200)).toBe(true);
-      expect(logs.json.items.map((a) => a.event_type).sort()).toEqual(['service.started', 'user.created', 'webhook.test']);
-      const recent = await t.request<{ items: Array<{ webhook_id: string }> }>({ url: '/api/webhooks/logs/recent?hours=24', token });
+      expect(logs.json.items.map((a) => a.event_type).sort()).toEqual([
+        'service.started',
+        'user.created',
+        'webhook.test',
+      ]);
+      const recent = await t.request<{ items: Array<{ webhook_id: string }> }>({
+        url: '/api/webhooks/logs/recent?hours=24',
+        token,
+      });
       expect(recent.statusCode).toBe(200);
       expect(recent.json.items.filter((a) => a.webhook_id === webhookId)).toHaveLength(3);
       const stats = await t.request<Record<string, unknown>>({ url: `/api/webhooks/${webhookId}/stats`, token });
       expect(stats.statusCode).toBe(200);
-      expect(stats.json).toMatchObject({ total: 3, succeeded: 3, failed: 0, pending: 0, success_rate: 1, attempts: 3, attempts_succeeded: 3 });
+      expect(stats.json).toMatchObject({
+        total: 3,
+        succeeded: 3,
+        failed: 0,
+        pending: 0,
+        success_rate: 1,
+        attempts: 3,
+        attempts_succeeded: 3,
+      });
       expect(typeof stats.json.p50_ms).toBe('number');
       expect(typeof stats.json.p95_ms).toBe('number');
       expect(stats.json.last_success_at).not.toBeNull();
@@ -178,31 +229,74 @@ describe('outbound scenarios', () => {
         method: 'PUT',
         url: `/api/webhooks/${webhookId}`,
         token,
-        body: { url: atlas.url, name: 'renamed', events: ['service.*'], signature_format: 'hmac-hex', signature_options: { header: 'X-ATLAS-Signature', event_header: 'X-ATLAS-Event' }, body_format: 'compact', retry_enabled: false },
+        body: {
+          url: atlas.url,
+          name: 'renamed',
+          events: ['service.*'],
+          signature_format: 'hmac-hex',
+          signature_options: { header: 'X-ATLAS-Signature', event_header: 'X-ATLAS-Event' },
+          body_format: 'compact',
+          retry_enabled: false,
+        },
       });
       expect(put.statusCode).toBe(200);
       expect(put.json).toMatchObject({ name: 'renamed', events: ['service.*'] });
       // Compact JSON is not what the Python receiver re-serializes, so its check fails: 403, recorded.
-      const test = await t.request<{ attempt: { status_code: number; success: boolean; response_body: string } }>({ method: 'POST', url: `/api/webhooks/${webhookId}/test`, token });
+      const test = await t.request<{ attempt: { status_code: number; success: boolean; response_body: string } }>({
+        method: 'POST',
+        url: `/api/webhooks/${webhookId}/test`,
+        token,
+      });
       expect(test.json.attempt).toMatchObject({ status_code: 403, success: false, response_body: 'Invalid signature' });
       const after = await t.request<{ last_error: string }>({ url: `/api/webhooks/${webhookId}`, token });
       expect(after.json.last_error).toBe('HTTP 403: Invalid signature');
-      const patch = await t.request<{ body_format: string; name: string }>({ method: 'PATCH', url: `/api/webhooks/${webhookId}`, token, body: { body_format: 'sorted' } });
+      const patch = await t.request<{ body_format: string; name: string }>({
+        method: 'PATCH',
+        url: `/api/webhooks/${webhookId}`,
+        token,
+        body: { body_format: 'sorted' },
+      });
       expect(patch.json).toMatchObject({ body_format: 'sorted', name: 'renamed' });
-      const again = await t.request<{ attempt: { status_code: number } }>({ method: 'POST', url: `/api/webhooks/${webhookId}/test`, token });
+      const again = await t.request<{ attempt: { status_code: number } }>({
+        method: 'POST',
+        url: `/api/webhooks/${webhookId}/test`,
+        token,
+      });
       expect(again.json.attempt.status_code).toBe(200);
     });
 
     it('8. toggles it off (no more deliveries) and on again', async () => {
-      const off = await t.request<{ enabled: boolean }>({ method: 'POST', url: `/api/webhooks/${webhookId}/toggle`, token });
+      const off = await t.request<{ enabled: boolean }>({
+        method: 'POST',
+        url: `/api/webhooks/${webhookId}/toggle`,
+        token,
+      });
       expect(off.json.enabled).toBe(false);
-      const published = await t.request<{ deliveries: number }>({ method: 'POST', url: '/api/events', token, body: { type: 'service.started', data: { service: 'off' } } });
+      const published = await t.request<{ deliveries: number }>({
+        method: 'POST',
+        url: '/api/events',
+        token,
+        body: { type: 'service.started', data: { service: 'off' } },
+      });
       expect(published.json.deliveries).toBe(0);
-      const on = await t.request<{ enabled: boolean }>({ method: 'POST', url: `/api/webhooks/${webhookId}/toggle`, token });
+      const on = await t.request<{ enabled: boolean }>({
+        method: 'POST',
+        url: `/api/webhooks/${webhookId}/toggle`,
+        token,
+      });
       expect(on.json.enabled).toBe(true);
-      const again = await t.request<{ deliveries: number }>({ method: 'POST', url: '/api/events', token, body: { type: 'service.started', data: { service: 'on' } } });
+      const again = await t.request<{ deliveries: number }>({
+        method: 'POST',
+        url: '/api/events',
+        token,
+        body: { type: 'service.started', data: { service: 'on' } },
+      });
       expect(again.json.deliveries).toBe(1);
-      await eventually(async () => (atlas.lines.some((l) => l.data?.service === 'on') ? true : undefined), 10_000, 'the delivery after enabling');
+      await eventually(
+        async () => (atlas.lines.some((l) => l.data?.service === 'on') ? true : undefined),
+        10_000,
+        'the delivery after enabling',
+      );
       expect(atlas.lines.some((l) => l.data?.service === 'off')).toBe(false);
     });
 
@@ -237,7 +331,12 @@ describe('outbound scenarios', () => {
       // Fails twice, then accepts: retries on the (shortened) schedule deliver it.
       errors = await Receiver.start((n) => (n <= 2 ? { status: 503, body: 'busy' } : { status: 200 }));
       const create = async (name: string, url: string, events: string[], extra: Record<string, unknown> = {}) => {
-        const res = await t.request<{ id: string; secret: string }>({ method: 'POST', url: '/api/webhooks', token, body: { name, url, events, ...extra } });
+        const res = await t.request<{ id: string; secret: string }>({
+          method: 'POST',
+          url: '/api/webhooks',
+          token,
+          body: { name, url, events, ...extra },
+        });
         expect(res.statusCode).toBe(201);
         secrets[name] = res.json.secret;
         return res.json.id;
@@ -276,7 +375,12 @@ describe('outbound scenarios', () => {
       ];
       const sent: Array<{ id: string; deliveries: number }> = [];
       for (const e of events) {
-        const res = await t.request<{ id: string; deliveries: number }>({ method: 'POST', url: '/api/events', token, body: e });
+        const res = await t.request<{ id: string; deliveries: number }>({
+          method: 'POST',
+          url: '/api/events',
+          token,
+          body: e,
+        });
         expect(res.statusCode).toBe(202);
         sent.push(res.json);
       }
@@ -298,12 +402,18 @@ describe('outbound scenarios', () => {
       expect(new Set(errors.received.map((r) => r.headers['webhook-id'])).size).toBe(1);
       expect(errors.received.map((r) => r.headers['x-hookhub-attempt'])).toEqual(['1', '2', '3']);
       // Every request verifies with the receiver's own secret, over the exact bytes received.
-      for (const [name, receiver] of [['all', all], ['instances', instances], ['errors', errors]] as const) {
+      for (const [name, receiver] of [
+        ['all', all],
+        ['instances', instances],
+        ['errors', errors],
+      ] as const) {
         for (const r of receiver.received) {
           const id = String(r.headers['webhook-id']);
           const ts = String(r.headers['webhook-timestamp']);
           expect(Math.abs(Number(ts) - Date.now() / 1000)).toBeLessThan(60);
-          expect(String(r.headers['webhook-signature']).split(' ')).toContain(standardSignature(secrets[name], id, ts, r.raw));
+          expect(String(r.headers['webhook-signature']).split(' ')).toContain(
+            standardSignature(secrets[name], id, ts, r.raw),
+          );
           expect(r.headers['content-type']).toBe('application/json');
           expect(r.json.id).toBe(id);
         }
@@ -314,11 +424,20 @@ describe('outbound scenarios', () => {
     });
 
     it('GET /api/events/{id} shows the event with its delivery to each receiver', async () => {
-      const list = await t.request<{ items: Array<{ id: string; type: string }> }>({ url: '/api/events?type=resource.image.updated', token });
+      const list = await t.request<{ items: Array<{ id: string; type: string }> }>({
+        url: '/api/events?type=resource.image.updated',
+        token,
+      });
       expect(list.json.items).toHaveLength(1);
-      const detail = await t.request<{ data: { status: string }; deliveries: Array<{ status: string; attempts: number }> }>({ url: `/api/events/${list.json.items[0].id}`, token });
+      const detail = await t.request<{
+        data: { status: string };
+        deliveries: Array<{ status: string; attempts: number }>;
+      }>({ url: `/api/events/${list.json.items[0].id}`, token });
       expect(detail.json.data.status).toBe('error');
-      expect(detail.json.deliveries.map((d) => [d.status, d.attempts]).sort()).toEqual([['succeeded', 1], ['succeeded', 3]]);
+      expect(detail.json.deliveries.map((d) => [d.status, d.attempts]).sort()).toEqual([
+        ['succeeded', 1],
+        ['succeeded', 3],
+      ]);
     });
   });
 });

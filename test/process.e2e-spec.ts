@@ -13,7 +13,11 @@ interface Hub {
   baseUrl: string;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
-  request<T = Record<string, unknown>>(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; json: T }>;
+  request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; json: T }>;
 }
 
 async function freePort(): Promise<number> {
@@ -62,11 +66,19 @@ describe('the built hub as a process (e2e)', () => {
       child,
       baseUrl,
       output: () => output,
-      request: async <T>(method: string, path: string, o: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) => {
+      request: async <T>(
+        method: string,
+        path: string,
+        o: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+      ) => {
         const headers: Record<string, string> = { ...(o.headers ?? {}) };
         if (o.token) headers.authorization = `Bearer ${o.token}`;
         if (o.body !== undefined) headers['content-type'] ??= 'application/json';
-        const res = await fetch(baseUrl + path, { method, headers, body: o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body) });
+        const res = await fetch(baseUrl + path, {
+          method,
+          headers,
+          body: o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body),
+        });
         const text = await res.text();
         return { status: res.status, json: (text ? JSON.parse(text) : {}) as T };
       },
@@ -86,7 +98,9 @@ describe('the built hub as a process (e2e)', () => {
   };
 
   const login = async (hub: Hub, password = ADMIN_PASSWORD): Promise<string> => {
-    const res = await hub.request<{ access_token: string }>('POST', '/api/auth/login', { body: { username: 'admin', password } });
+    const res = await hub.request<{ access_token: string }>('POST', '/api/auth/login', {
+      body: { username: 'admin', password },
+    });
     if (res.status !== 200) throw new Error(`login: ${res.status}`);
     return res.json.access_token;
   };
@@ -103,7 +117,10 @@ describe('the built hub as a process (e2e)', () => {
     try {
       const hub = await start({ ...db.env, HOOKHUB_LOG_LEVEL: 'info' });
       const token = await login(hub);
-      const p = await hub.request<{ id: string }>('POST', '/api/programs', { token, body: { name: 'drain', command: program('sleep.sh'), args: ['2'] } });
+      const p = await hub.request<{ id: string }>('POST', '/api/programs', {
+        token,
+        body: { name: 'drain', command: program('sleep.sh'), args: ['2'] },
+      });
       const run = await hub.request<{ id: string }>('POST', `/api/programs/${p.json.id}/run`, { token, body: {} });
       for (;;) {
         const task = await hub.request<{ stdout: string }>('GET', `/api/tasks/${run.json.id}`, { token });
@@ -121,7 +138,10 @@ describe('the built hub as a process (e2e)', () => {
 
       const after = await bootApp({ HOOKHUB_PROGRAM_DIRS: PROGRAMS_DIR }, { db });
       try {
-        const task = await after.request<{ status: string; exit_code: number; error: string | null }>({ url: `/api/tasks/${run.json.id}`, token: await after.login() });
+        const task = await after.request<{ status: string; exit_code: number; error: string | null }>({
+          url: `/api/tasks/${run.json.id}`,
+          token: await after.login(),
+        });
         expect(task.json).toMatchObject({ status: 'succeeded', exit_code: 0, error: null });
       } finally {
         await after.close();
@@ -136,36 +156,76 @@ describe('the built hub as a process (e2e)', () => {
     try {
       const hub = await start({ ...db.env, HOOKHUB_LOG_LEVEL: 'debug' });
       const token = await login(hub);
-      const secrets = ['whsec_bG9nLXRlc3Qtd2ViaG9vay1zZWNyZXQtMTIzNA==', 'Bearer hdr-secret-9f3b', 'src-secret-7c2a', 'custom-cred-41d0', 'basic-pass-88e1', 'env-secret-5a6b'];
-      await hub.request('POST', '/api/webhooks', { token, body: { url: 'http://127.0.0.1:9/x', events: ['x.*'], secret: secrets[0], headers: { Authorization: secrets[1] } } });
-      const p = await hub.request<{ id: string }>('POST', '/api/programs', { token, body: { name: 'envy', command: program('env.sh'), env: { DEPLOY_TOKEN: secrets[5] } } });
+      const secrets = [
+        'whsec_bG9nLXRlc3Qtd2ViaG9vay1zZWNyZXQtMTIzNA==',
+        'Bearer hdr-secret-9f3b',
+        'src-secret-7c2a',
+        'custom-cred-41d0',
+        'basic-pass-88e1',
+        'env-secret-5a6b',
+      ];
+      await hub.request('POST', '/api/webhooks', {
+        token,
+        body: {
+          url: 'http://127.0.0.1:9/x',
+          events: ['x.*'],
+          secret: secrets[0],
+          headers: { Authorization: secrets[1] },
+        },
+      });
+      const p = await hub.request<{ id: string }>('POST', '/api/programs', {
+        token,
+        body: { name: 'envy', command: program('env.sh'), env: { DEPLOY_TOKEN: secrets[5] } },
+      });
       for (const [slug, body] of [
         ['logged-hmac', { scheme: 'hmac', secrets: [secrets[2]] }],
         ['logged-token', { scheme: 'token', secrets: [secrets[3]], verification: { header: 'X-Custom-Credential' } }],
         ['logged-basic', { scheme: 'basic', secrets: [`user:${secrets[4]}`] }],
       ] as const) {
         const s = await hub.request<{ id: string }>('POST', '/api/sources', { token, body: { slug, ...body } });
-        await hub.request('POST', `/api/sources/${s.json.id}/rules`, { token, body: { name: 'r', program_id: p.json.id } });
+        await hub.request('POST', `/api/sources/${s.json.id}/rules`, {
+          token,
+          body: { name: 'r', program_id: p.json.id },
+        });
       }
       const key = await hub.request<{ key: string }>('POST', '/api/api-keys', { token, body: { name: 'script' } });
       secrets.push(key.json.key, token, ADMIN_PASSWORD);
       expect((await hub.request('GET', '/api/auth/me', { headers: { 'x-api-key': key.json.key } })).status).toBe(200);
-      expect((await hub.request('POST', '/hooks/logged-token', { body: '{}', headers: { 'x-custom-credential': secrets[3] } })).status).toBe(202);
+      expect(
+        (
+          await hub.request('POST', '/hooks/logged-token', {
+            body: '{}',
+            headers: { 'x-custom-credential': secrets[3] },
+          })
+        ).status,
+      ).toBe(202);
       const basic = `Basic ${Buffer.from(`user:${secrets[4]}`).toString('base64')}`;
       secrets.push(basic.slice(6));
-      expect((await hub.request('POST', '/hooks/logged-basic', { body: '{}', headers: { authorization: basic } })).status).toBe(202);
-      expect((await hub.request('POST', '/hooks/logged-hmac', { body: '{}', headers: { 'x-signature': 'wrong' } })).status).toBe(401);
+      expect(
+        (await hub.request('POST', '/hooks/logged-basic', { body: '{}', headers: { authorization: basic } })).status,
+      ).toBe(202);
+      expect(
+        (await hub.request('POST', '/hooks/logged-hmac', { body: '{}', headers: { 'x-signature': 'wrong' } })).status,
+      ).toBe(401);
       await hub.request('POST', '/api/auth/login', { body: { username: 'admin', password: 'a-wrong-password' } });
       await new Promise((r) => setTimeout(r, 500));
       expect(await stop(hub)).toBe(0);
 
       const output = hub.output();
       // The log saw every one of those requests, the receiver's too...
-      for (const path of ['/api/api-keys', '/api/auth/login', '/api/auth/me', '/hooks/logged-token', '/hooks/logged-basic', '/hooks/logged-hmac']) {
+      for (const path of [
+        '/api/api-keys',
+        '/api/auth/login',
+        '/api/auth/me',
+        '/hooks/logged-token',
+        '/hooks/logged-basic',
+        '/hooks/logged-hmac',
+      ]) {
         expect(output).toContain(`"path":"${path}"`);
       }
       // ...and none of their secrets.
-      for (const secret of [...secrets, 'a-wrong-password']) expect({ secret, logged: output.includes(secret) }).toEqual({ secret, logged: false });
+      for (const secret of [...secrets, 'a-wrong-password'])
+        expect({ secret, logged: output.includes(secret) }).toEqual({ secret, logged: false });
     } finally {
       await db.drop();
     }
@@ -183,26 +243,32 @@ describe('the built hub as a process (e2e)', () => {
     expect(await stop(first)).toBe(0);
   });
 
-  (usingRealPostgres() ? it : it.skip)('logs an unexpected failure once, with its error id and stack, and answers with the id only', async () => {
-    const db = await createTestDatabase();
-    try {
-      const hub = await start({ ...db.env, HOOKHUB_LOG_LEVEL: 'info' });
-      const token = await login(hub);
-      const client = new Client({ connectionString: db.url });
-      await client.connect();
-      await client.query('DROP TABLE event_types CASCADE');
-      await client.end();
-      const res = await hub.request<{ errorId: string; message: string }>('GET', '/api/event-types', { token });
-      expect(res.status).toBe(500);
-      await new Promise((r) => setTimeout(r, 300));
-      const line = hub.output().split('\n').find((l) => l.includes(res.json.errorId) && l.includes('"level":50'));
-      expect(line).toBeDefined();
-      expect(line).toContain('relation');
-      expect(line).toContain('"stack"');
-      expect(res.json.message).not.toContain('relation');
-      expect(await stop(hub)).toBe(0);
-    } finally {
-      await db.drop();
-    }
-  });
+  (usingRealPostgres() ? it : it.skip)(
+    'logs an unexpected failure once, with its error id and stack, and answers with the id only',
+    async () => {
+      const db = await createTestDatabase();
+      try {
+        const hub = await start({ ...db.env, HOOKHUB_LOG_LEVEL: 'info' });
+        const token = await login(hub);
+        const client = new Client({ connectionString: db.url });
+        await client.connect();
+        await client.query('DROP TABLE event_types CASCADE');
+        await client.end();
+        const res = await hub.request<{ errorId: string; message: string }>('GET', '/api/event-types', { token });
+        expect(res.status).toBe(500);
+        await new Promise((r) => setTimeout(r, 300));
+        const line = hub
+          .output()
+          .split('\n')
+          .find((l) => l.includes(res.json.errorId) && l.includes('"level":50'));
+        expect(line).toBeDefined();
+        expect(line).toContain('relation');
+        expect(line).toContain('"stack"');
+        expect(res.json.message).not.toContain('relation');
+        expect(await stop(hub)).toBe(0);
+      } finally {
+        await db.drop();
+      }
+    },
+  );
 });

@@ -5,12 +5,26 @@ import { create, expectRefused } from './helpers/inbound';
 describe('receiver IP allow-list and trusted proxies', () => {
   const setUp = async (t: TestApp) => {
     const admin = await t.login();
-    const source = await create(t, admin, '/api/sources', { slug: 'lan-only', scheme: 'token', secrets: ['lan-token'], ip_allow: ['192.168.1.0/24', '2001:db8:1::/48'] });
+    const source = await create(t, admin, '/api/sources', {
+      slug: 'lan-only',
+      scheme: 'token',
+      secrets: ['lan-token'],
+      ip_allow: ['192.168.1.0/24', '2001:db8:1::/48'],
+    });
     return { admin, sourceId: source.id };
   };
   /** Expects the request refused as from outside the list, and its receipt to name the address that was refused. */
-  const refusedFrom = async (t: TestApp, on: { admin: string; sourceId: string }, ip: string, forwardedFor?: string) => {
-    const { res, receipt } = await expectRefused(t, on.admin, () => send(t, forwardedFor), { status: 403, code: 'ip_not_allowed', sourceId: on.sourceId });
+  const refusedFrom = async (
+    t: TestApp,
+    on: { admin: string; sourceId: string },
+    ip: string,
+    forwardedFor?: string,
+  ) => {
+    const { res, receipt } = await expectRefused(t, on.admin, () => send(t, forwardedFor), {
+      status: 403,
+      code: 'ip_not_allowed',
+      sourceId: on.sourceId,
+    });
     expect(res.json.message).toContain(ip);
     expect(receipt.ip).toBe(ip);
     expect(receipt.reason).toContain(ip);
@@ -19,7 +33,11 @@ describe('receiver IP allow-list and trusted proxies', () => {
     t.request<{ code: string; message: string }>({
       method: 'POST',
       url: '/hooks/lan-only',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer lan-token', ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        authorization: 'Bearer lan-token',
+        ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}),
+      },
       payload: '{}',
     });
 
@@ -35,7 +53,10 @@ describe('receiver IP allow-list and trusted proxies', () => {
     it('admits a client the proxy reports inside the list, IPv4 or IPv6, and records its address', async () => {
       expect((await send(t, '192.168.1.7')).statusCode).toBe(202);
       expect((await send(t, '2001:db8:1::42')).statusCode).toBe(202);
-      const receipts = await t.request<{ items: Array<{ ip: string; status_code: number }> }>({ url: '/api/receipts?verdict=unmatched', token: on.admin });
+      const receipts = await t.request<{ items: Array<{ ip: string; status_code: number }> }>({
+        url: '/api/receipts?verdict=unmatched',
+        token: on.admin,
+      });
       expect(receipts.json.items.map((r) => r.ip).sort()).toEqual(['192.168.1.7', '2001:db8:1::42']);
     });
 

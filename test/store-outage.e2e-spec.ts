@@ -44,10 +44,19 @@ import { TcpProxy } from './helpers/tcp-proxy';
     const answers = await Promise.all([
       t.request({ url: '/health/ready' }),
       t.request({ url: '/api/sources', token: admin }),
-      t.request({ method: 'POST', url: '/hooks/outage', headers: { 'content-type': 'application/json', authorization: 'Bearer tok' }, payload: '{}' }),
+      t.request({
+        method: 'POST',
+        url: '/hooks/outage',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer tok' },
+        payload: '{}',
+      }),
     ]);
     for (const res of answers) {
-      expect({ status: res.statusCode, code: (res.json as { code: string }).code, retryAfter: res.headers['retry-after'] }).toEqual({
+      expect({
+        status: res.statusCode,
+        code: (res.json as { code: string }).code,
+        retryAfter: res.headers['retry-after'],
+      }).toEqual({
         status: 503,
         code: 'store_unavailable',
         retryAfter: '5',
@@ -58,15 +67,35 @@ import { TcpProxy } from './helpers/tcp-proxy';
     expect((await t.request({ url: '/health/live' })).statusCode).toBe(200);
 
     proxy.up();
-    await eventually(async () => ((await t.request({ url: '/health/ready' })).statusCode === 200 ? true : undefined), 20_000, 'ready again');
+    await eventually(
+      async () => ((await t.request({ url: '/health/ready' })).statusCode === 200 ? true : undefined),
+      20_000,
+      'ready again',
+    );
     expect((await t.request({ url: '/api/sources', token: admin })).statusCode).toBe(200);
-    const hook = await t.request({ method: 'POST', url: '/hooks/outage', headers: { 'content-type': 'application/json', authorization: 'Bearer tok' }, payload: '{}' });
+    const hook = await t.request({
+      method: 'POST',
+      url: '/hooks/outage',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer tok' },
+      payload: '{}',
+    });
     expect(hook.statusCode).toBe(202);
   });
 
   it('records the real outcome of a run that finished while the store was down (no "worker stopped", no retry)', async () => {
-    const p = await create(t, admin, '/api/programs', { name: 'through-outage', command: program('sleep.sh'), args: ['2'], retry_max: 2, retry_backoff_seconds: 0 });
-    const run = await t.request<{ id: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: {} });
+    const p = await create(t, admin, '/api/programs', {
+      name: 'through-outage',
+      command: program('sleep.sh'),
+      args: ['2'],
+      retry_max: 2,
+      retry_backoff_seconds: 0,
+    });
+    const run = await t.request<{ id: string }>({
+      method: 'POST',
+      url: `/api/programs/${p.id}/run`,
+      token: admin,
+      body: {},
+    });
     const started = await waitForTask(t, admin, run.json.id, (x) => x.stdout.includes('sleeping'));
     const pid = Number(/sleeping (\d+)/.exec(started.stdout)![1]);
     proxy.down();
@@ -86,21 +115,36 @@ import { TcpProxy } from './helpers/tcp-proxy';
     const receiver = await Receiver.start(() => ({ status: 200, delayMs: 1000 }));
     try {
       const hook = await create<{ id: string }>(t, admin, '/api/webhooks', { url: receiver.url, events: ['outage.*'] });
-      const published = await t.request<{ id: string }>({ method: 'POST', url: '/api/events', token: admin, body: { type: 'outage.test', data: {} } });
+      const published = await t.request<{ id: string }>({
+        method: 'POST',
+        url: '/api/events',
+        token: admin,
+        body: { type: 'outage.test', data: {} },
+      });
       expect(published.statusCode).toBe(202);
       await receiver.waitFor(1);
       proxy.down();
       await new Promise((r) => setTimeout(r, 2500));
       proxy.up();
 
-      const delivery = await eventually(async () => {
-        const list = await t.request<{ items: Array<{ status: string; attempts: number }> }>({ url: `/api/webhooks/${hook.id}/deliveries`, token: admin });
-        return list.statusCode === 200 && list.json.items[0]?.status === 'succeeded' ? list.json.items[0] : undefined;
-      }, 30_000, 'the delivery to be recorded');
+      const delivery = await eventually(
+        async () => {
+          const list = await t.request<{ items: Array<{ status: string; attempts: number }> }>({
+            url: `/api/webhooks/${hook.id}/deliveries`,
+            token: admin,
+          });
+          return list.statusCode === 200 && list.json.items[0]?.status === 'succeeded' ? list.json.items[0] : undefined;
+        },
+        30_000,
+        'the delivery to be recorded',
+      );
       // Recorded once it could be: one attempt, one request, nothing left to resend.
       expect(delivery.attempts).toBe(1);
       expect(receiver.received).toHaveLength(1);
-      const logs = await t.request<{ total: number; items: Array<{ success: boolean; status_code: number }> }>({ url: `/api/webhooks/${hook.id}/logs`, token: admin });
+      const logs = await t.request<{ total: number; items: Array<{ success: boolean; status_code: number }> }>({
+        url: `/api/webhooks/${hook.id}/logs`,
+        token: admin,
+      });
       expect(logs.json.total).toBe(1);
       expect(logs.json.items[0]).toMatchObject({ success: true, status_code: 200 });
     } finally {

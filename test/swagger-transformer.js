@@ -6,6 +6,12 @@ module.exports.name = 'nestjs-swagger-transformer';
 module.exports.version = 1;
 module.exports.factory = (cs) =>
   transformer.before(
-    { esmCompatible: true, introspectComments: true, classValidatorShim: true, dtoFileNameSuffix: ['.dto.ts'], controllerFileNameSuffix: ['.controller.ts'] },
+    {
+      esmCompatible: true,
+      introspectComments: true,
+      classValidatorShim: true,
+      dtoFileNameSuffix: ['.dto.ts'],
+      controllerFileNameSuffix: ['.controller.ts'],
+    },
     cs.program,
   );

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '@hookhub/core';
-import { TasksService } from '@hookhub/tasks';
+import { TaskRunStore } from '@hookhub/tasks';
 import { WorkerModule } from '@app/worker/worker.module';
 import { type TestApp, bootApp } from './helpers/app';
 import { usingRealPostgres } from './helpers/database';
@@ -24,13 +24,24 @@ describe('task run lifecycle', () => {
     afterAll(() => t.close());
 
     const run = async (programId: string, payload: Record<string, unknown>) => {
-      const res = await t.request<{ id: string }>({ method: 'POST', url: `/api/programs/${programId}/run`, token: admin, body: { payload } });
+      const res = await t.request<{ id: string }>({
+        method: 'POST',
+        url: `/api/programs/${programId}/run`,
+        token: admin,
+        body: { payload },
+      });
       expect(res.statusCode).toBe(201);
       return res.json.id;
     };
     const sleeper = (name: string, extra: Record<string, unknown>) =>
-      create(t, admin, '/api/programs', { name, command: program('sleep.sh'), args: [{ template: '{{body.seconds}}', pattern: '^[0-9]$' }], ...extra });
-    const overlap = (a: TaskView, b: TaskView) => Date.parse(a.started_at!) < Date.parse(b.finished_at!) && Date.parse(b.started_at!) < Date.parse(a.finished_at!);
+      create(t, admin, '/api/programs', {
+        name,
+        command: program('sleep.sh'),
+        args: [{ template: '{{body.seconds}}', pattern: '^[0-9]$' }],
+        ...extra,
+      });
+    const overlap = (a: TaskView, b: TaskView) =>
+      Date.parse(a.started_at!) < Date.parse(b.finished_at!) && Date.parse(b.started_at!) < Date.parse(a.finished_at!);
 
     it('drop: a run whose key is already running is dropped, other keys still run', async () => {
       const p = await sleeper('drop-sleeper', { concurrency_key: '{{body.branch}}', concurrency_policy: 'drop' });
@@ -73,8 +84,17 @@ describe('task run lifecycle', () => {
     it('a shutdown drains: a running task finishes and keeps its real outcome', async () => {
       const first = await bootApp(FAST);
       const admin = await first.login();
-      const p = await create(first, admin, '/api/programs', { name: 'drained', command: program('sleep.sh'), args: ['{{body.seconds}}'] });
-      const res = await first.request<{ id: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: { payload: { seconds: 2 } } });
+      const p = await create(first, admin, '/api/programs', {
+        name: 'drained',
+        command: program('sleep.sh'),
+        args: ['{{body.seconds}}'],
+      });
+      const res = await first.request<{ id: string }>({
+        method: 'POST',
+        url: `/api/programs/${p.id}/run`,
+        token: admin,
+        body: { payload: { seconds: 2 } },
+      });
       await waitForTask(first, admin, res.json.id, (x) => x.stdout.includes('sleeping'));
       // The close returns once the run has finished (the default drain time, 30 s less the grace, is ample).
       await first.app.close();
@@ -95,8 +115,19 @@ describe('task run lifecycle', () => {
       // 2.5 s in all, less the 300 ms kill grace and the 2 s kept to record outcomes: 200 ms to drain.
       const first = await bootApp({ ...FAST, HOOKHUB_SHUTDOWN_TIMEOUT_MS: '2500' });
       const admin = await first.login();
-      const p = await create(first, admin, '/api/programs', { name: 'slow', command: program('sleep.sh'), args: ['{{body.seconds}}'], retry_max: 1, retry_backoff_seconds: 0 });
-      const res = await first.request<{ id: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: { payload: { seconds: 3 } } });
+      const p = await create(first, admin, '/api/programs', {
+        name: 'slow',
+        command: program('sleep.sh'),
+        args: ['{{body.seconds}}'],
+        retry_max: 1,
+        retry_backoff_seconds: 0,
+      });
+      const res = await first.request<{ id: string }>({
+        method: 'POST',
+        url: `/api/programs/${p.id}/run`,
+        token: admin,
+        body: { payload: { seconds: 3 } },
+      });
       // Its process has started (its output is flushed every second) when the hub shuts down.
       await waitForTask(first, admin, res.json.id, (x) => x.stdout.includes('sleeping'));
       await first.app.close();
@@ -121,15 +152,28 @@ describe('task run lifecycle', () => {
       const t = await bootApp({ ...FAST, HOOKHUB_RUN_WORKERS: 'false' });
       try {
         const admin = await t.login();
-        const p = await create(t, admin, '/api/programs', { name: 'unstarted', command: program('sync.sh'), args: ['x'] });
-        const res = await t.request<{ id: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: {} });
-        const queue = t.app.get(TasksService).queue;
-        const [claimed] = await queue.claim('worker-a', 1, 30_000);
+        const p = await create(t, admin, '/api/programs', {
+          name: 'unstarted',
+          command: program('sync.sh'),
+          args: ['x'],
+        });
+        const res = await t.request<{ id: string }>({
+          method: 'POST',
+          url: `/api/programs/${p.id}/run`,
+          token: admin,
+          body: {},
+        });
+        const runs = t.app.get(TaskRunStore);
+        const [claimed] = await runs.queue.claim('worker-a', 1, 30_000);
         expect(claimed).toMatchObject({ id: res.json.id, status: 'running' });
         // Only the worker holding the run may release it.
-        expect(await queue.release(res.json.id, 'worker-b')).toBe(false);
-        expect(await queue.release(res.json.id, 'worker-a')).toBe(true);
-        const [row] = (await t.app.get(DataSource).query(`SELECT status, started_at, attempts, locked_by FROM task_runs WHERE id = $1`, [res.json.id])) as Array<Record<string, unknown>>;
+        expect(await runs.release(res.json.id, 'worker-b')).toBe(false);
+        expect(await runs.release(res.json.id, 'worker-a')).toBe(true);
+        const [row] = (await t.app
+          .get(DataSource)
+          .query(`SELECT status, started_at, attempts, locked_by FROM task_runs WHERE id = $1`, [
+            res.json.id,
+          ])) as Array<Record<string, unknown>>;
         expect(row).toEqual({ status: 'queued', started_at: null, attempts: 0, locked_by: null });
       } finally {
         await t.close();
@@ -140,18 +184,43 @@ describe('task run lifecycle', () => {
       const t = await bootApp(FAST);
       try {
         const admin = await t.login();
-        const p = await create(t, admin, '/api/programs', { name: 'slow-sync', command: program('sleep.sh'), args: ['5'] });
-        const source = await create(t, admin, '/api/sources', { slug: 'slow', scheme: 'token', secrets: ['tok-secret'], response_mode: 'sync', sync_timeout_seconds: 30 });
+        const p = await create(t, admin, '/api/programs', {
+          name: 'slow-sync',
+          command: program('sleep.sh'),
+          args: ['5'],
+        });
+        const source = await create(t, admin, '/api/sources', {
+          slug: 'slow',
+          scheme: 'token',
+          secrets: ['tok-secret'],
+          response_mode: 'sync',
+          sync_timeout_seconds: 30,
+        });
         await create(t, admin, `/api/sources/${source.id}/rules`, { name: 'always', program_id: p.id });
-        const inFlight = fetch(`${t.baseUrl}/hooks/slow`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok-secret' }, body: '{}' });
-        const [run] = await eventually(async () => {
-          const list = await t.request<{ items: TaskView[] }>({ url: `/api/tasks?program_id=${p.id}&status=running`, token: admin });
-          return list.json.items.length ? list.json.items : undefined;
-        }, 20_000, 'the run to start');
+        const inFlight = fetch(`${t.baseUrl}/hooks/slow`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer tok-secret' },
+          body: '{}',
+        });
+        const [run] = await eventually(
+          async () => {
+            const list = await t.request<{ items: TaskView[] }>({
+              url: `/api/tasks?program_id=${p.id}&status=running`,
+              token: admin,
+            });
+            return list.json.items.length ? list.json.items : undefined;
+          },
+          20_000,
+          'the run to start',
+        );
         // The close must not wait out the keep-alive timeout (72 s, beyond the test's limit) on this connection.
         const closing = t.app.close();
         const res = await inFlight;
-        const body = (await res.json()) as { succeeded: boolean; task_ids: string[]; tasks: Array<{ status: string; error: string }> };
+        const body = (await res.json()) as {
+          succeeded: boolean;
+          task_ids: string[];
+          tasks: Array<{ status: string; error: string }>;
+        };
         await closing;
         // Answered, not reset: the shutdown let the run finish, and the answer carries its outcome.
         expect(res.status).toBe(200);
@@ -161,8 +230,13 @@ describe('task run lifecycle', () => {
       } finally {
         const again = await bootApp(FAST, { db: t.db });
         const admin = await again.login();
-        const receipts = await again.request<{ items: Array<{ slug: string; status_code: number; verdict: string }> }>({ url: '/api/receipts', token: admin });
-        expect(receipts.json.items.filter((r) => r.slug === 'slow')).toEqual([expect.objectContaining({ status_code: 200, verdict: 'accepted' })]);
+        const receipts = await again.request<{ items: Array<{ slug: string; status_code: number; verdict: string }> }>({
+          url: '/api/receipts',
+          token: admin,
+        });
+        expect(receipts.json.items.filter((r) => r.slug === 'slow')).toEqual([
+          expect.objectContaining({ status_code: 200, verdict: 'accepted' }),
+        ]);
         await again.close();
       }
     });
@@ -170,8 +244,19 @@ describe('task run lifecycle', () => {
     it('a run left running by a crashed hub is failed after its lease and retried by policy; none stays running', async () => {
       const first = await bootApp({ ...FAST, HOOKHUB_RUN_WORKERS: 'false' });
       const admin = await first.login();
-      const p = await create(first, admin, '/api/programs', { name: 'crashy', command: program('sync.sh'), args: ['crash'], retry_max: 1, retry_backoff_seconds: 0 });
-      const res = await first.request<{ id: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: {} });
+      const p = await create(first, admin, '/api/programs', {
+        name: 'crashy',
+        command: program('sync.sh'),
+        args: ['crash'],
+        retry_max: 1,
+        retry_backoff_seconds: 0,
+      });
+      const res = await first.request<{ id: string }>({
+        method: 'POST',
+        url: `/api/programs/${p.id}/run`,
+        token: admin,
+        body: {},
+      });
       // What a hub that died mid-run leaves behind: a running run, held by a worker whose lease ran out.
       await first.app.get(DataSource).query(
         `UPDATE task_runs SET status = 'running', attempts = 1, started_at = now() - interval '1 minute', locked_by = 'crashed-host:4242',
@@ -207,7 +292,7 @@ describe('task run lifecycle', () => {
       let worker: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
       try {
         // The API's task queue: a hub that works it claims through it, on every wake-up and poll.
-        const apiQueue = api.app.get(TasksService).queue;
+        const apiQueue = api.app.get(TaskRunStore).queue;
         const claim = apiQueue.claim.bind(apiQueue);
         let apiClaims = 0;
         apiQueue.claim = (...args: Parameters<typeof claim>) => {
@@ -215,10 +300,22 @@ describe('task run lifecycle', () => {
           return claim(...args);
         };
         const admin = await api.login();
-        const p = await create(api, admin, '/api/programs', { name: 'scaled', command: program('sync.sh'), args: ['{{body.name}}'] });
-        const queued = await api.request<{ id: string; status: string }>({ method: 'POST', url: `/api/programs/${p.id}/run`, token: admin, body: { payload: { name: 'far' } } });
+        const p = await create(api, admin, '/api/programs', {
+          name: 'scaled',
+          command: program('sync.sh'),
+          args: ['{{body.name}}'],
+        });
+        const queued = await api.request<{ id: string; status: string }>({
+          method: 'POST',
+          url: `/api/programs/${p.id}/run`,
+          token: admin,
+          body: { payload: { name: 'far' } },
+        });
         expect(queued.json.status).toBe('queued');
-        worker = await NestFactory.createApplicationContext(WorkerModule.forRoot(loadConfig({ NODE_ENV: 'test', HOOKHUB_LOG_LEVEL: 'silent', ...FAST, ...api.db.env })), { logger: false });
+        worker = await NestFactory.createApplicationContext(
+          WorkerModule.forRoot(loadConfig({ NODE_ENV: 'test', HOOKHUB_LOG_LEVEL: 'silent', ...FAST, ...api.db.env })),
+          { logger: false },
+        );
         await worker.init();
         const done = await waitForTask(api, admin, queued.json.id);
         expect(done.status).toBe('succeeded');

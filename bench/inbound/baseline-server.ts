@@ -42,8 +42,12 @@ async function main(): Promise<void> {
           String(req.headers['x-github-event'] ?? ''),
           parsed,
         ])
-        .then((r) => res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ id: r.rows[0].id })))
-        .catch((err: Error) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: err.message })));
+        .then((r) =>
+          res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ id: r.rows[0].id })),
+        )
+        .catch((err: Error) =>
+          res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: err.message })),
+        );
     });
   });
   server.keepAliveTimeout = 65_000;

@@ -4,55 +4,16 @@
  * Postgres. Each accepted hub request verifies the signature, de-duplicates the delivery id, routes by a rule
  * and commits a receipt and a task run before answering 202.
  */
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { api, count, startHub } from '../lib/hub';
+import { githubPushRoute, signedPush } from '../lib/github';
+import { count, startHub } from '../lib/hub';
 import { type LoadResult, mergeResults, runLoad } from '../lib/load';
 import { PostgresCpuMeter, freePort, freshDatabase, processCpuSeconds, startNode } from '../lib/processes';
 import type { BenchContext, BenchReport } from '../lib/report';
 
 const SECRET = 'bench-secret-' + randomBytes(8).toString('hex');
-
-function payload(n: number): Buffer {
-  // A GitHub push event of a typical size (about 1.5 KB).
-  return Buffer.from(
-    JSON.stringify({
-      ref: 'refs/heads/main',
-      before: randomBytes(20).toString('hex'),
-      after: randomBytes(20).toString('hex'),
-      repository: { id: 1296269, name: 'app', full_name: 'acme/app', private: true, default_branch: 'main', html_url: 'https://github.com/acme/app' },
-      pusher: { name: 'octocat', email: 'octocat@example.com' },
-      sender: { login: 'octocat', id: 1, type: 'User' },
-      head_commit: {
-        id: randomBytes(20).toString('hex'),
-        message: `Deploy build ${n}\n\nA commit message long enough to look like a real one, with a body that explains the change in a few words.`,
-        timestamp: new Date().toISOString(),
-        author: { name: 'Octo Cat', email: 'octocat@example.com', username: 'octocat' },
-        added: ['src/feature.ts'],
-        removed: [],
-        modified: ['src/index.ts', 'README.md', 'package.json'],
-      },
-      commits: [{ id: randomBytes(20).toString('hex'), message: `Deploy build ${n}`, distinct: true }],
-    }),
-  );
-}
-
-function signed(path: string, n: number) {
-  const body = payload(n);
-  return {
-    method: 'POST',
-    path,
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'user-agent': 'GitHub-Hookshot/bench',
-      'x-github-event': 'push',
-      'x-github-delivery': randomUUID(),
-      'x-hub-signature-256': 'sha256=' + createHmac('sha256', SECRET).update(body).digest('hex'),
-    },
-  };
-}
 
 const cpuOf = (pid: number) => ({ server: () => processCpuSeconds(pid), postgres: new PostgresCpuMeter() });
 
@@ -71,7 +32,12 @@ async function startBaseline(ctx: BenchContext): Promise<Target> {
   const db = await freshDatabase(ctx.databaseUrl, 'hookhub_bench_baseline');
   const port = await freePort();
   try {
-    const server = await startNode(resolve(ctx.distDir, 'bench/inbound/baseline-server.js'), { DATABASE_URL: db.url, PORT: String(port), BENCH_SECRET: SECRET }, port, '/ready');
+    const server = await startNode(
+      resolve(ctx.distDir, 'bench/inbound/baseline-server.js'),
+      { DATABASE_URL: db.url, PORT: String(port), BENCH_SECRET: SECRET },
+      port,
+      '/ready',
+    );
     return {
       name: 'baseline: node:http + HMAC + one INSERT per request',
       path: '/hook',
@@ -94,42 +60,36 @@ async function startBaseline(ctx: BenchContext): Promise<Target> {
 
 async function startInboundHub(ctx: BenchContext): Promise<Target> {
   let programs = '';
-  const hub = await startHub(ctx, 'hub', {
-    // A receiver scaled apart from its workers: runs are queued, not executed, during the measurement.
-    HOOKHUB_RUN_WORKERS: 'false',
-  }, (dataDir) => {
-    programs = join(dataDir, 'programs');
-    mkdirSync(programs);
-    writeFileSync(join(programs, 'deploy.sh'), '#!/bin/sh\necho "deploy $1 $2"\n');
-    chmodSync(join(programs, 'deploy.sh'), 0o755);
-    return { HOOKHUB_PROGRAM_DIRS: programs };
-  });
-  const { token } = hub;
+  const hub = await startHub(
+    ctx,
+    'hub',
+    {
+      // A receiver scaled apart from its workers: runs are queued, not executed, during the measurement.
+      HOOKHUB_RUN_WORKERS: 'false',
+    },
+    (dataDir) => {
+      programs = join(dataDir, 'programs');
+      mkdirSync(programs);
+      writeFileSync(join(programs, 'deploy.sh'), '#!/bin/sh\necho "deploy $1 $2"\n');
+      chmodSync(join(programs, 'deploy.sh'), 0o755);
+      return { HOOKHUB_PROGRAM_DIRS: programs };
+    },
+  );
   try {
-    const program = await api<{ id: string }>(hub.url, 'POST', '/api/programs', token, { name: 'deploy', command: join(programs, 'deploy.sh') });
-    const source = await api<{ id: string; slug: string }>(hub.url, 'POST', '/api/sources', token, {
-      slug: 'github',
-      name: 'GitHub',
-      scheme: 'github',
-      secrets: [SECRET],
-      rate_limit: 1_000_000,
-    });
-    await api(hub.url, 'POST', `/api/sources/${source.id}/rules`, token, {
-      name: 'deploy main',
-      condition: { and: [{ path: 'event', eq: 'push' }, { path: 'body.ref', eq: 'refs/heads/main' }] },
-      program_id: program.id,
-      args: [
-        { template: '{{body.repository.full_name}}', pattern: '^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$' },
-        { template: '{{body.after}}', pattern: '^[0-9a-f]{40}$' },
-      ],
-    });
-    const probe = signed(`/hooks/${source.slug}`, 0);
+    const path = await githubPushRoute(
+      hub,
+      { name: 'deploy', command: join(programs, 'deploy.sh') },
+      'deploy main',
+      SECRET,
+    );
+    const probe = signedPush(path, SECRET, 0);
     const res = await fetch(hub.url + probe.path, { method: 'POST', headers: probe.headers, body: probe.body });
     const answer = (await res.json()) as { task_ids?: string[] };
-    if (res.status !== 202 || answer.task_ids?.length !== 1) throw new Error(`probe trigger gave ${res.status}: ${JSON.stringify(answer)}`);
+    if (res.status !== 202 || answer.task_ids?.length !== 1)
+      throw new Error(`probe trigger gave ${res.status}: ${JSON.stringify(answer)}`);
     return {
       name: 'hookhub: /hooks/{slug}, receipt + task run per trigger',
-      path: `/hooks/${source.slug}`,
+      path,
       url: hub.url,
       pid: hub.pid,
       written: async (accepted) => {
@@ -157,7 +117,15 @@ export async function inboundBench(ctx: BenchContext): Promise<BenchReport> {
     const rounds: LoadResult[][] = targets.map(() => []);
     for (let round = 0; round < ctx.rounds; round++) {
       for (const [i, target] of targets.entries()) {
-        rounds[i].push(await runLoad({ ...ctx.load, baseUrl: target.url, expectStatus: 202, build: (n) => signed(target.path, n), cpu: cpuOf(target.pid) }));
+        rounds[i].push(
+          await runLoad({
+            ...ctx.load,
+            baseUrl: target.url,
+            expectStatus: 202,
+            build: (n) => signedPush(target.path, SECRET, n),
+            cpu: cpuOf(target.pid),
+          }),
+        );
       }
     }
     const results = rounds.map(mergeResults);
@@ -170,9 +138,21 @@ export async function inboundBench(ctx: BenchContext): Promise<BenchReport> {
       title: `Inbound: signed triggers, ${ctx.load.concurrency} concurrent clients, ${ctx.rounds} alternating rounds of ${ctx.load.durationMs / 1000} s (after ${ctx.load.warmupMs / 1000} s warm-up each)`,
       rows: targets.map((t, i) => ({ name: t.name, result: results[i], written: written[i].label })),
       checks: [
-        { name: 'hub rate / baseline rate', value: rateRatio, target: '>= 1.00 (floor 0.60)', pass: rateRatio >= 0.6, met: rateRatio >= 1 },
+        {
+          name: 'hub rate / baseline rate',
+          value: rateRatio,
+          target: '>= 1.00 (floor 0.60)',
+          pass: rateRatio >= 0.6,
+          met: rateRatio >= 1,
+        },
         { name: 'hub p99 / baseline p99', value: p99Ratio, target: '<= 1.00', pass: true, met: p99Ratio <= 1 },
-        { name: 'every accepted trigger committed', value: written.every((w) => w.complete) ? 1 : 0, target: '1 (rows >= accepted)', pass: written.every((w) => w.complete), met: written.every((w) => w.complete) },
+        {
+          name: 'every accepted trigger committed',
+          value: written.every((w) => w.complete) ? 1 : 0,
+          target: '1 (rows >= accepted)',
+          pass: written.every((w) => w.complete),
+          met: written.every((w) => w.complete),
+        },
         { name: 'errors (hub + baseline)', value: errors, target: '0', pass: errors === 0, met: errors === 0 },
       ],
     };

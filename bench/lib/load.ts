@@ -44,12 +44,24 @@ export interface LoadOptions {
   build: (n: number) => LoadRequest;
   /** The server's cumulative CPU seconds, and a meter of Postgres's, read at the window's edges. */
   cpu?: { server: () => number; postgres: PostgresCpuMeter };
+  /**
+   * Paces the clients: request `n` is not sent before `n / ratePerSecond` seconds after the start, so the
+   * offered rate is at most this (and `concurrency` still caps the requests in flight). Closed loop when unset.
+   */
+  ratePerSecond?: number;
 }
 
 function send(agent: Agent, base: URL, req: LoadRequest): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const r = request(
-      { agent, host: base.hostname, port: base.port, method: req.method, path: req.path, headers: { ...req.headers, 'content-length': String(req.body.length) } },
+      {
+        agent,
+        host: base.hostname,
+        port: base.port,
+        method: req.method,
+        path: req.path,
+        headers: { ...req.headers, 'content-length': String(req.body.length) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -91,7 +103,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
   const client = async (): Promise<void> => {
     while (performance.now() < stopAt) {
-      const req = opts.build(n++);
+      const i = n++;
+      if (opts.ratePerSecond) {
+        const wait = start + (i * 1000) / opts.ratePerSecond - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (performance.now() >= stopAt) break;
+      }
+      const req = opts.build(i);
       const t0 = performance.now();
       const { status, body } = await send(agent, base, req).catch((err: Error) => ({ status: 0, body: err.message }));
       const t1 = performance.now();
@@ -109,7 +127,53 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const serverCpuSeconds = (opts.cpu?.server() ?? 0) - serverCpuAtStart;
   const postgresCpuSeconds = opts.cpu?.postgres.stop() ?? 0;
   agent.destroy();
-  return summarize({ latencies: latencies.sort((a, b) => a - b), errors, samples, seconds: (measuredEnd - measureFrom) / 1000, serverCpuSeconds, postgresCpuSeconds });
+  return summarize({
+    latencies: latencies.sort((a, b) => a - b),
+    errors,
+    samples,
+    seconds: (measuredEnd - measureFrom) / 1000,
+    serverCpuSeconds,
+    postgresCpuSeconds,
+  });
+}
+
+/**
+ * Exactly `total` requests, `concurrency` at a time on keep-alive connections (closed loop, no warm-up): to
+ * fill a queue through the real path. Timed from the first request to the last answer.
+ */
+export async function runCount(
+  opts: Pick<LoadOptions, 'baseUrl' | 'concurrency' | 'expectStatus' | 'build'> & { total: number },
+): Promise<LoadResult> {
+  const base = new URL(opts.baseUrl);
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
+  let n = 0;
+  const latencies: number[] = [];
+  let errors = 0;
+  const samples: string[] = [];
+  const start = performance.now();
+  const client = async (): Promise<void> => {
+    while (n < opts.total) {
+      const req = opts.build(n++);
+      const t0 = performance.now();
+      const { status, body } = await send(agent, base, req).catch((err: Error) => ({ status: 0, body: err.message }));
+      if (status === opts.expectStatus) latencies.push(performance.now() - t0);
+      else {
+        errors++;
+        if (samples.length < 3) samples.push(`${status}: ${body.slice(0, 200)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency, opts.total) }, client));
+  const seconds = (performance.now() - start) / 1000;
+  agent.destroy();
+  return summarize({
+    latencies: latencies.sort((a, b) => a - b),
+    errors,
+    samples,
+    seconds,
+    serverCpuSeconds: 0,
+    postgresCpuSeconds: 0,
+  });
 }
 
 function summarize(raw: RawLoad): LoadResult {

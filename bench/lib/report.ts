@@ -48,33 +48,64 @@ export interface BenchReport {
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
-  return [line(head), '|' + widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + 1) + (i === 0 ? '' : ':')).join('|') + '|', ...rows.map(line)].join('\n');
+  const line = (cells: string[]) =>
+    '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  return [
+    line(head),
+    '|' + widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + 1) + (i === 0 ? '' : ':')).join('|') + '|',
+    ...rows.map(line),
+  ].join('\n');
 }
 
 export const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 
 /** Prints a report as Markdown tables (ready to paste into the README). */
 export function formatReport(report: BenchReport): string {
-  const results = report.rows.length === 0 ? [] : [table(
-    ['system', 'accepted/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'server CPU ms/req', 'Postgres CPU ms/req', 'written'],
-    report.rows.map((r) => [
-      r.name,
-      r.result.rps.toFixed(0),
-      ms(r.result.p50),
-      ms(r.result.p99),
-      ms(r.result.max),
-      String(r.result.errors),
-      r.result.serverCpuMs.toFixed(3),
-      r.result.postgresCpuMs.toFixed(3),
-      r.written,
-    ]),
-  ), ''];
+  const results =
+    report.rows.length === 0
+      ? []
+      : [
+          table(
+            [
+              'system',
+              'accepted/s',
+              'p50 ms',
+              'p99 ms',
+              'max ms',
+              'errors',
+              'server CPU ms/req',
+              'Postgres CPU ms/req',
+              'written',
+            ],
+            report.rows.map((r) => [
+              r.name,
+              r.result.rps.toFixed(0),
+              ms(r.result.p50),
+              ms(r.result.p99),
+              ms(r.result.max),
+              String(r.result.errors),
+              r.result.serverCpuMs.toFixed(3),
+              r.result.postgresCpuMs.toFixed(3),
+              r.written,
+            ]),
+          ),
+          '',
+        ];
   const checks = table(
     ['check', 'value', 'target', 'result'],
     report.checks.map((c) => [c.name, c.value.toFixed(2), c.target, c.met ? 'met' : c.pass ? 'above floor' : 'FAILED']),
   );
   const tables = (report.tables ?? []).flatMap((t) => [table(t.head, t.rows), '']);
-  const samples = [...report.rows.flatMap((r) => r.result.samples.map((s) => `  ${r.name}: ${s}`)), ...(report.notes ?? []).map((n) => `  ${n}`)];
-  return [`### ${report.title}`, '', ...results, ...tables, checks, ...(samples.length ? ['', 'unexpected answers:', ...samples] : [])].join('\n');
+  const samples = [
+    ...report.rows.flatMap((r) => r.result.samples.map((s) => `  ${r.name}: ${s}`)),
+    ...(report.notes ?? []).map((n) => `  ${n}`),
+  ];
+  return [
+    `### ${report.title}`,
+    '',
+    ...results,
+    ...tables,
+    checks,
+    ...(samples.length ? ['', 'unexpected answers:', ...samples] : []),
+  ].join('\n');
 }

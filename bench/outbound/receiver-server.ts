@@ -6,6 +6,8 @@
  *
  * `GET /_stats` gives the counts (received, bad signatures, repeats of a path + webhook-id already seen);
  * `GET /_receipts` gives `[path, webhook-id, arrival ms]` per request; `POST /_reset` forgets everything.
+ * Requests to paths under `/hold` are counted when their body is read but not answered until `POST /_release`
+ * (an endpoint that hangs, to keep a webhook at its in-flight limit); after it they are answered at once.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -18,6 +20,8 @@ let receipts: [string, string, number][] = [];
 let seen = new Set<string>();
 let bad = 0;
 let repeats = 0;
+/** The answers held back (paths under /hold), until /_release. */
+let held: Array<() => void> | null = [];
 
 function verified(id: string, timestamp: string, body: Buffer, header: string): boolean {
   const expected = Buffer.from(createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64'));
@@ -35,7 +39,9 @@ const server = createServer((req, res) => {
     return;
   }
   if (req.method === 'GET' && path === '/_stats') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ received: receipts.length, bad, repeats }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ received: receipts.length, bad, repeats }));
     return;
   }
   if (req.method === 'GET' && path === '/_receipts') {
@@ -46,6 +52,14 @@ const server = createServer((req, res) => {
     receipts = [];
     seen = new Set();
     bad = repeats = 0;
+    held = [];
+    res.writeHead(204).end();
+    return;
+  }
+  if (req.method === 'POST' && path === '/_release') {
+    const answers = held ?? [];
+    held = null;
+    for (const answer of answers) answer();
     res.writeHead(204).end();
     return;
   }
@@ -53,12 +67,22 @@ const server = createServer((req, res) => {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     const id = String(req.headers['webhook-id'] ?? '');
-    if (!verified(id, String(req.headers['webhook-timestamp'] ?? ''), Buffer.concat(chunks), String(req.headers['webhook-signature'] ?? ''))) bad++;
+    if (
+      !verified(
+        id,
+        String(req.headers['webhook-timestamp'] ?? ''),
+        Buffer.concat(chunks),
+        String(req.headers['webhook-signature'] ?? ''),
+      )
+    )
+      bad++;
     const seenKey = `${path} ${id}`;
     if (seen.has(seenKey)) repeats++;
     else seen.add(seenKey);
     receipts.push([path, id, arrived]);
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    const answer = (): void => void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    if (held && path.startsWith('/hold')) held.push(answer);
+    else answer();
   });
 });
 server.keepAliveTimeout = 65_000;

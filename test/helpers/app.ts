@@ -39,7 +39,10 @@ export interface TestApp {
 let counter = 0;
 
 /** Boots the real application (app module, guards, pipes, filter) on a fresh database. */
-export async function bootApp(overrides: Record<string, string> = {}, existing?: { db: TestDatabase }): Promise<TestApp> {
+export async function bootApp(
+  overrides: Record<string, string> = {},
+  existing?: { db: TestDatabase },
+): Promise<TestApp> {
   const db = existing?.db ?? (await createTestDatabase());
   const env: Record<string, string> = {
     NODE_ENV: 'test',
@@ -76,7 +79,11 @@ export async function bootApp(overrides: Record<string, string> = {}, existing?:
   };
 
   const login = async (username = 'admin', password = ADMIN_PASSWORD): Promise<string> => {
-    const res = await request<{ access_token: string }>({ method: 'POST', url: '/api/auth/login', body: { username, password } });
+    const res = await request<{ access_token: string }>({
+      method: 'POST',
+      url: '/api/auth/login',
+      body: { username, password },
+    });
     if (res.statusCode !== 200) throw new Error(`login as ${username} failed: ${res.statusCode} ${res.body}`);
     return res.json.access_token;
   };

@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { eventually } from './receiver';
 
 const ROOT = process.cwd();
 
@@ -16,10 +17,58 @@ export interface BuiltApps {
 export function buildApps(name: string): BuiltApps {
   const dir = join(ROOT, 'node_modules/.cache', `hookhub-build-${name}`);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: '../../../tsconfig.build.json', compilerOptions: { outDir: './out' } }));
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'), 'build', 'api', '--path', join('node_modules/.cache', `hookhub-build-${name}`, 'tsconfig.json')], {
-    cwd: ROOT,
-    stdio: 'pipe',
-  });
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({ extends: '../../../tsconfig.build.json', compilerOptions: { outDir: './out' } }),
+  );
+  execFileSync(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'),
+      'build',
+      'api',
+      '--path',
+      join('node_modules/.cache', `hookhub-build-${name}`, 'tsconfig.json'),
+    ],
+    {
+      cwd: ROOT,
+      stdio: 'pipe',
+    },
+  );
   return { api: join(dir, 'out/apps/api/src/main.js'), worker: join(dir, 'out/apps/worker/src/main.js') };
+}
+
+/** A built app running as a child process, with its stdout and stderr kept. */
+export interface BuiltProcess {
+  child: ChildProcess;
+  output(): string;
+}
+
+/**
+ * Runs a built app's `main` as a process with `env` (and PATH, info logs), its output captured; `children`
+ * collects it for the suite's clean-up.
+ */
+export function spawnBuilt(main: string, env: Record<string, string>, children: ChildProcess[]): BuiltProcess {
+  const child = spawn(process.execPath, [main], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOOKHUB_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  return { child, output: () => output };
+}
+
+/** Waits until a built worker process says it runs; fails with its output if it exits first. */
+export async function workerRunning(worker: BuiltProcess): Promise<void> {
+  await eventually(
+    async () => {
+      if (worker.child.exitCode !== null)
+        throw new Error(`the worker exited with ${worker.child.exitCode}:\n${worker.output()}`);
+      return worker.output().includes('Hookhub worker running') ? true : undefined;
+    },
+    60_000,
+    'the worker to start',
+  );
 }

@@ -13,7 +13,12 @@ export function githubSignature(secret: string, body: string | Buffer): string {
 }
 
 /** Creates something through the admin API and returns its JSON, failing loudly on a non-201. */
-export async function create<T = { id: string; number: number }>(t: TestApp, token: string, url: string, body: unknown): Promise<T> {
+export async function create<T = { id: string; number: number }>(
+  t: TestApp,
+  token: string,
+  url: string,
+  body: unknown,
+): Promise<T> {
   const res = await t.request<T>({ method: 'POST', url, token, body });
   if (res.statusCode !== 201) throw new Error(`POST ${url} gave ${res.statusCode}: ${res.body}`);
   return res.json;
@@ -38,7 +43,13 @@ export interface TaskView {
 const FINAL = ['succeeded', 'failed', 'timed_out', 'canceled'];
 
 /** Polls a task run until it reaches a final status (or `until` matches). */
-export async function waitForTask(t: TestApp, token: string, id: string, until: (task: TaskView) => boolean = (x) => FINAL.includes(x.status), timeoutMs = 30_000): Promise<TaskView> {
+export async function waitForTask(
+  t: TestApp,
+  token: string,
+  id: string,
+  until: (task: TaskView) => boolean = (x) => FINAL.includes(x.status),
+  timeoutMs = 30_000,
+): Promise<TaskView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await t.request<TaskView>({ url: `/api/tasks/${id}`, token });
@@ -64,8 +75,15 @@ export interface ReceiptView {
 }
 
 /** How many receipts there are (of `sourceId` when given), and the newest one. */
-export async function newestReceipt(t: TestApp, token: string, sourceId?: string): Promise<{ total: number; newest: ReceiptView | undefined }> {
-  const res = await t.request<{ items: ReceiptView[]; total: number }>({ url: `/api/receipts?limit=1${sourceId ? `&source_id=${sourceId}` : ''}`, token });
+export async function newestReceipt(
+  t: TestApp,
+  token: string,
+  sourceId?: string,
+): Promise<{ total: number; newest: ReceiptView | undefined }> {
+  const res = await t.request<{ items: ReceiptView[]; total: number }>({
+    url: `/api/receipts?limit=1${sourceId ? `&source_id=${sourceId}` : ''}`,
+    token,
+  });
   if (res.statusCode !== 200) throw new Error(`GET /api/receipts gave ${res.statusCode}: ${res.body}`);
   return { total: res.json.total, newest: res.json.items[0] };
 }
@@ -96,7 +114,12 @@ export async function expectRefused<T extends { code: string }>(
   const after = await newestReceipt(t, token, refusal.sourceId);
   expect(after.total).toBe(before.total + 1);
   const receipt = after.newest!;
-  expect(receipt).toMatchObject({ verdict: 'rejected', status_code: refusal.status, source_id: refusal.sourceId ?? null, ...(refusal.slug ? { slug: refusal.slug } : {}) });
+  expect(receipt).toMatchObject({
+    verdict: 'rejected',
+    status_code: refusal.status,
+    source_id: refusal.sourceId ?? null,
+    ...(refusal.slug ? { slug: refusal.slug } : {}),
+  });
   expect(receipt.reason).toMatch(new RegExp(`^${refusal.code}: `));
   return { res, receipt };
 }

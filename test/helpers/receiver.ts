@@ -15,7 +15,14 @@ export interface Received {
  * How the receiver answers request number `n` (1-based): status, headers, body, or hang (never answer).
  * `until`: answer only once this settles (then after `delayMs`, if any).
  */
-export type Answer = { status?: number; headers?: Record<string, string>; body?: string; delayMs?: number; hang?: boolean; until?: Promise<unknown> };
+export type Answer = {
+  status?: number;
+  headers?: Record<string, string>;
+  body?: string;
+  delayMs?: number;
+  hang?: boolean;
+  until?: Promise<unknown>;
+};
 
 /** A real HTTP receiver on 127.0.0.1 that records every request and answers as told. */
 export class Receiver {
@@ -39,7 +46,14 @@ export class Receiver {
         } catch {
           json = {} as Received['json'];
         }
-        const entry: Received = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, json };
+        const entry: Received = {
+          at: Date.now(),
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          raw,
+          json,
+        };
         r.received.push(entry);
         const a = r.answer(r.received.length, entry);
         r.waiters.forEach((w) => w());
@@ -94,7 +108,11 @@ export class Receiver {
 }
 
 /** Polls `check` until it returns a value that is not undefined (or throws after `timeoutMs`). */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -1,13 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { AUTH_ENTITIES, AuthModule } from '@hookhub/auth';
+import { AuthModule } from '@hookhub/auth';
 import { type AppConfig, CoreModule } from '@hookhub/core';
 import { MIGRATIONS } from '@hookhub/migrations';
 import { StoreModule } from '@hookhub/store';
-import { INBOUND_ENTITIES, InboundModule } from '@hookhub/inbound';
-import { OUTBOUND_ENTITIES, OutboundModule } from '@hookhub/outbound';
-import { TASK_ENTITIES, TasksModule } from '@hookhub/tasks';
+import { InboundModule } from '@hookhub/inbound';
+import { OutboundModule } from '@hookhub/outbound';
+import { TasksModule } from '@hookhub/tasks';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ConfigFileLoader } from './config/config-file.loader';
 import { ConfigController } from './config/config.controller';
@@ -25,6 +25,7 @@ import { ProgramsController } from './programs/programs.controller';
 import { ReceiptsController } from './receipts/receipts.controller';
 import { SourcesController } from './sources/sources.controller';
 import { TasksController } from './tasks/tasks.controller';
+import { WorkersController } from './workers/workers.controller';
 
 /** The HTTP app: admin API, receiver, health, metrics and (unless HOOKHUB_RUN_WORKERS=false) the workers. */
 @Module({})
@@ -34,7 +35,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         CoreModule.forRoot(config),
-        StoreModule.forRoot({ entities: [...AUTH_ENTITIES, ...OUTBOUND_ENTITIES, ...TASK_ENTITIES, ...INBOUND_ENTITIES], migrations: MIGRATIONS }),
+        StoreModule.forRoot({ migrations: MIGRATIONS }),
         AuthModule,
         OutboundModule,
         TasksModule,
@@ -49,6 +50,7 @@ export class AppModule {
         SourcesController,
         ProgramsController,
         TasksController,
+        WorkersController,
         ReceiptsController,
         EventTypesController,
         EventsController,

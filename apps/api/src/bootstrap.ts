@@ -3,9 +3,19 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import { type AppConfig, ErrorBody, ErrorCode, HookhubError, MetricsService, documentErrorResponses, generateRequestId, inputProblem } from '@hookhub/core';
+import {
+  type AppConfig,
+  ErrorBody,
+  ErrorCode,
+  HookhubError,
+  MetricsService,
+  documentErrorResponses,
+  generateRequestId,
+  inputProblem,
+} from '@hookhub/core';
 import { HookResponseDto, ReceiverService } from '@hookhub/inbound';
-import { JSON_TYPE, documentReceiver, handleFrameworkError, installReceiver } from './hooks/receiver-http';
+import { documentReceiver, handleFrameworkError, installReceiver } from './hooks/receiver-http';
+import { JSON_TYPE, installBodyParsing } from './http/body-parsing';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 import { AppModule } from './app.module';
@@ -50,8 +60,12 @@ export function swaggerDocument(app: NestFastifyApplication) {
   const document = SwaggerModule.createDocument(app, builder, { extraModels: [HookResponseDto, ErrorBody] });
   documentReceiver(document);
   // Every error response gets an example of its own status; the admin API and the receiver read and write the
-  // store, so they may answer 503 store_unavailable (/health/ready declares its own).
-  documentErrorResponses(document, { storeBacked: (path) => path.startsWith('/api/') || path.startsWith('/hooks/') });
+  // store, so they may answer 503 store_unavailable (/health/ready declares its own); the admin API is
+  // throttled, so it may answer 429 rate_limited (the receiver declares its own).
+  documentErrorResponses(document, {
+    storeBacked: (path) => path.startsWith('/api/') || path.startsWith('/hooks/'),
+    throttled: (path) => path.startsWith('/api/'),
+  });
   return document;
 }
 
@@ -61,10 +75,14 @@ export function swaggerDocument(app: NestFastifyApplication) {
  * the e2e tests.
  */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), createFastifyAdapter(config), {
-    bufferLogs: options.bufferLogs ?? true,
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config),
+    createFastifyAdapter(config),
+    {
+      bufferLogs: options.bufferLogs ?? true,
+      abortOnError: false,
+    },
+  );
   app.useLogger(app.get(Logger));
   app.flushLogs();
 
@@ -76,7 +94,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // The admin API speaks JSON only: any other body is refused before it is parsed.
   fastify.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/api/') || !BODY_METHODS.has(request.method)) return;
-    const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+    const hasBody =
+      Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
     const type = request.headers['content-type'];
     if (hasBody && !(typeof type === 'string' && JSON_TYPE.test(type))) {
       throw new HookhubError(ErrorCode.UnsupportedMediaType, 'The admin API accepts application/json bodies only');
@@ -85,7 +104,11 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   fastify.addHook('preValidation', async (request) => {
     if (!request.url.startsWith('/api/')) return;
     // Whatever the endpoint: no NUL character, no nesting past MAX_INPUT_DEPTH (400, never a 500 below).
-    for (const [root, value] of [['query', request.query], ['path', request.params], ['body', request.body]] as const) {
+    for (const [root, value] of [
+      ['query', request.query],
+      ['path', request.params],
+      ['body', request.body],
+    ] as const) {
       const problem = inputProblem(value, root);
       if (problem) throw new HookhubError(ErrorCode.ValidationFailed, problem.errors[0], [problem]);
     }
@@ -109,7 +132,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const access = new NestLogger('HTTP');
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    metrics.httpDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
     if (request.url === '/health/live' || request.url === '/metrics') return;
     access.log({
       msg: 'request completed',
@@ -137,6 +163,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     throw err;
   }
   // After init: Nest registers its JSON and form parsers during init, and these replace them.
-  installReceiver(fastify, app.get(ReceiverService), config.http.bodyLimit);
+  installBodyParsing(fastify, config.http.bodyLimit);
+  installReceiver(fastify, app.get(ReceiverService));
   return app;
 }

@@ -21,9 +21,16 @@ async function main(): Promise<void> {
   closeOnSignals(app, { name: 'Hookhub API', timeoutMs: config.http.shutdownTimeoutMs });
   await app.listen({ port: config.port, host: config.host });
   const logger = new Logger('Hookhub');
-  logger.log(`Hookhub API listening on http://${config.host}:${config.port} (docs at /docs, ${config.database.url ? 'Postgres' : 'embedded store'})`);
-  if (!config.isProduction && (config.secretSources.jwtSecret === 'generated' || config.secretSources.masterKey === 'generated')) {
-    logger.warn(`Using development secrets kept in ${config.dataDir}; set HOOKHUB_JWT_SECRET and HOOKHUB_MASTER_KEY in production`);
+  logger.log(
+    `Hookhub API listening on http://${config.host}:${config.port} (docs at /docs, ${config.database.url ? 'Postgres' : 'embedded store'})`,
+  );
+  if (
+    !config.isProduction &&
+    (config.secretSources.jwtSecret === 'generated' || config.secretSources.masterKey === 'generated')
+  ) {
+    logger.warn(
+      `Using development secrets kept in ${config.dataDir}; set HOOKHUB_JWT_SECRET and HOOKHUB_MASTER_KEY in production`,
+    );
   }
 }
 

@@ -17,7 +17,9 @@ async function main(): Promise<void> {
     throw err;
   }
   if (!config.database.url) {
-    process.stderr.write('The worker needs DATABASE_URL: the embedded store serves one process, and the API runs the workers itself.\n');
+    process.stderr.write(
+      'The worker needs DATABASE_URL: the embedded store serves one process, and the API runs the workers itself.\n',
+    );
     process.exit(1);
   }
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { bufferLogs: true });
@@ -28,6 +30,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`Hookhub worker failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `Hookhub worker failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   process.exit(1);
 });

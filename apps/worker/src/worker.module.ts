@@ -1,10 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { AUTH_ENTITIES } from '@hookhub/auth';
 import { type AppConfig, CoreModule } from '@hookhub/core';
 import { MIGRATIONS } from '@hookhub/migrations';
 import { StoreModule } from '@hookhub/store';
-import { OUTBOUND_ENTITIES, OutboundModule } from '@hookhub/outbound';
-import { TASK_ENTITIES, TasksModule } from '@hookhub/tasks';
+import { OutboundModule } from '@hookhub/outbound';
+import { TasksModule } from '@hookhub/tasks';
 
 /**
  * The worker process of a scaled-out deployment: no public HTTP, only the background workers (task runs and
@@ -17,7 +16,7 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [
         CoreModule.forRoot(config),
-        StoreModule.forRoot({ entities: [...AUTH_ENTITIES, ...OUTBOUND_ENTITIES, ...TASK_ENTITIES], migrations: MIGRATIONS }),
+        StoreModule.forRoot({ migrations: MIGRATIONS }),
         OutboundModule,
         TasksModule,
       ],

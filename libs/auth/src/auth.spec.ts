@@ -1,5 +1,6 @@
 import { PasswordHasher } from './services/password-hasher';
-import { redactDetails } from './services/audit.service';
+import { looksLikeApiKey, newApiKey, visiblePrefixOf } from './api-keys/key-format';
+import { redactDetails } from './audit/redaction';
 import { Role, roleAtLeast } from './roles';
 
 describe('PasswordHasher', () => {
@@ -42,5 +43,22 @@ describe('redactDetails', () => {
       new_password: '[redacted]',
       authorization: '[redacted]',
     });
+  });
+});
+
+describe('API key format', () => {
+  it('makes keys that carry their visible prefix, and reads the prefix back only from well-formed keys', () => {
+    const a = newApiKey();
+    const b = newApiKey();
+    expect(a.prefix).toMatch(/^hk_[A-Za-z0-9]{8}$/);
+    expect(a.key).toMatch(/^hk_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{43}$/);
+    expect(a.key.startsWith(`${a.prefix}_`)).toBe(true);
+    expect(b.key).not.toBe(a.key);
+    expect(looksLikeApiKey(a.key)).toBe(true);
+    expect(looksLikeApiKey('eyJhbGciOiJIUzI1NiJ9.x.y')).toBe(false);
+    expect(visiblePrefixOf(a.key)).toBe(a.prefix);
+    expect(visiblePrefixOf(`${a.key}x`)).toBeNull();
+    expect(visiblePrefixOf(a.prefix)).toBeNull();
+    expect(visiblePrefixOf('hk_short_' + 'x'.repeat(43))).toBeNull();
   });
 });

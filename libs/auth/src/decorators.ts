@@ -2,7 +2,7 @@ import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } 
 import { ApiBearerAuth, ApiForbiddenResponse, ApiSecurity, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { ErrorBody } from '@hookhub/core';
 import type { FastifyRequest } from 'fastify';
-import { type Principal, Role } from './roles';
+import { type Principal, type RequiredScope, Role } from './roles';
 
 export const PUBLIC_KEY = 'hookhub:public';
 export const AUTH_KEY = 'hookhub:auth';
@@ -10,7 +10,7 @@ export const AUDIT_KEY = 'hookhub:audit';
 
 export interface AuthRequirement {
   role: Role;
-  scopes: string[];
+  scopes: RequiredScope[];
 }
 
 export type AuthenticatedRequest = FastifyRequest & { principal?: Principal };
@@ -22,13 +22,16 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC
  * Who may call this endpoint: at least `role`, and for API keys every scope listed. The guard enforces
  * it; an endpoint with neither `@Auth` nor `@Public` is admin-only (fail closed).
  */
-export function Auth(role: Role, ...scopes: string[]): MethodDecorator & ClassDecorator {
+export function Auth(role: Role, ...scopes: RequiredScope[]): MethodDecorator & ClassDecorator {
   return applyDecorators(
     SetMetadata(AUTH_KEY, { role, scopes } satisfies AuthRequirement),
     ApiBearerAuth('bearer'),
     ApiSecurity('api-key'),
     ApiUnauthorizedResponse({ description: 'Missing, invalid or expired credentials', type: ErrorBody }),
-    ApiForbiddenResponse({ description: `Needs the ${role} role${scopes.length ? ` (API keys: scope ${scopes.join(', ')})` : ''}`, type: ErrorBody }),
+    ApiForbiddenResponse({
+      description: `Needs the ${role} role${scopes.length ? ` (API keys: scope ${scopes.join(', ')})` : ''}`,
+      type: ErrorBody,
+    }),
   );
 }
 
@@ -48,7 +51,8 @@ export const Audit = (action: string, targetType?: string): MethodDecorator =>
  * event publish (the event row names its publisher and is deleted with the retention period; a copy of its
  * payload in the audit log would outlive it).
  */
-export const NotAudited = (): MethodDecorator => SetMetadata(AUDIT_KEY, { action: '', skip: true } satisfies AuditMetadata);
+export const NotAudited = (): MethodDecorator =>
+  SetMetadata(AUDIT_KEY, { action: '', skip: true } satisfies AuditMetadata);
 
 /** The authenticated caller of this request. */
 export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {

@@ -14,11 +14,23 @@ export function roleAtLeast(role: Role, required: Role): boolean {
 }
 
 /** API key scopes. `*` grants every scope; scopes narrow what a key may do within its role. */
-export const API_KEY_SCOPES = ['*', 'events:publish', 'webhooks:read', 'webhooks:write', 'tasks:read', 'tasks:run', 'sources:read', 'sources:write'] as const;
+export const API_KEY_SCOPES = [
+  '*',
+  'events:publish',
+  'webhooks:read',
+  'webhooks:write',
+  'tasks:read',
+  'tasks:run',
+  'sources:read',
+  'sources:write',
+] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 /** Marks an endpoint any valid API key may call whatever its scopes (e.g. `GET /api/auth/me`). */
 export const SCOPE_ANY = 'any';
+
+/** What an endpoint may require of an API key (see `@Auth`): a scope, or {@link SCOPE_ANY}. */
+export type RequiredScope = Exclude<ApiKeyScope, '*'> | typeof SCOPE_ANY;
 
 /** Who is calling: a logged-in user (JWT) or a script with an API key. */
 export interface Principal {
@@ -27,6 +39,6 @@ export interface Principal {
   username: string;
   role: Role;
   /** The API key's scopes; null for users (a user has every scope of their role). */
-  scopes: string[] | null;
+  scopes: ApiKeyScope[] | null;
   apiKeyId?: string;
 }

@@ -6,4 +6,9 @@ export class Clock {
   now(): Date {
     return new Date();
   }
+
+  /** Milliseconds since the epoch, as `Date.now()`. */
+  nowMs(): number {
+    return Date.now();
+  }
 }

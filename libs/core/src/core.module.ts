@@ -7,8 +7,8 @@ import { HookhubExceptionFilter } from './errors/exception.filter';
 import { createValidationPipe } from './http/validation';
 import { loggerParams } from './logging/logging';
 import { MetricsService } from './metrics.service';
+import { PROCESS_IDENTITY, createProcessIdentity } from './process-identity';
 import { secretBoxProvider } from './secret-box.provider';
-import { MemoryRateLimitStore, RateLimiter, RedisRateLimitStore } from './throttle/rate-limiter';
 import { APP_CONFIG } from './tokens';
 
 /**
@@ -28,14 +28,11 @@ export class CoreModule {
         Clock,
         MetricsService,
         secretBoxProvider,
-        {
-          provide: RateLimiter,
-          useFactory: () => new RateLimiter(config.redisUrl ? new RedisRateLimitStore(config.redisUrl) : new MemoryRateLimitStore()),
-        },
+        { provide: PROCESS_IDENTITY, useFactory: createProcessIdentity },
         { provide: APP_FILTER, useClass: HookhubExceptionFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },
       ],
-      exports: [APP_CONFIG, Clock, MetricsService, secretBoxProvider, RateLimiter],
+      exports: [APP_CONFIG, Clock, MetricsService, secretBoxProvider, PROCESS_IDENTITY],
     };
   }
 }

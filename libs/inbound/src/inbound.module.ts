@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { OutboundModule } from '@hookhub/outbound';
 import { TasksModule } from '@hookhub/tasks';
 import { Receipt } from './entities/receipt.entity';
@@ -12,13 +13,40 @@ import { RejectionBurstDetector } from './services/rejection-burst';
 import { RulesService } from './services/rules.service';
 import { SourceRegistry } from './services/source-registry';
 import { SourcesService } from './services/sources.service';
+import { ReceiptStore } from './stores/receipt.store';
+import { RuleStore } from './stores/rule.store';
+import { SourceStore } from './stores/source.store';
 
-export const INBOUND_ENTITIES = [Source, Rule, Receipt];
-
-/** Sources, verifiers, guards, the receiver, receipts and rules. */
+/**
+ * Sources, verifiers, guards, the receiver, receipts and rules. Their tables are read and written only through
+ * the stores (`sources`: SourceStore, `rules`: RuleStore, `receipts` and `inbound_dedup`: ReceiptStore).
+ */
 @Module({
-  imports: [TasksModule, OutboundModule],
-  providers: [SourcesService, SourceRegistry, RulesService, ReceiptWriter, ReceiverService, ReceiptsService, ConfigFileService, RejectionBurstDetector],
-  exports: [SourcesService, SourceRegistry, RulesService, ReceiptWriter, ReceiverService, ReceiptsService, ConfigFileService],
+  imports: [TypeOrmModule.forFeature([Source, Rule, Receipt]), TasksModule, OutboundModule],
+  providers: [
+    SourceStore,
+    RuleStore,
+    ReceiptStore,
+    SourcesService,
+    SourceRegistry,
+    RulesService,
+    ReceiptWriter,
+    ReceiverService,
+    ReceiptsService,
+    ConfigFileService,
+    RejectionBurstDetector,
+  ],
+  exports: [
+    SourceStore,
+    RuleStore,
+    ReceiptStore,
+    SourcesService,
+    SourceRegistry,
+    RulesService,
+    ReceiptWriter,
+    ReceiverService,
+    ReceiptsService,
+    ConfigFileService,
+  ],
 })
 export class InboundModule {}

@@ -1,11 +1,12 @@
-import { EventFilter, eventFilterProblem } from './delivery/event-filter';
-import { customHeaderProblems } from './delivery/custom-headers';
-import { SubscriptionLimiter } from './delivery/subscription-limiter';
-import { formatBody, pythonSortedJson } from './delivery/body-format';
-import type { DataSource } from 'typeorm';
+import { EventFilter, eventFilterProblem, filterCandidates } from './policy/event-filter';
+import { customHeaderProblems } from './policy/custom-headers';
+import { WebhookLimiter } from './policy/webhook-limiter';
+import { formatBody, pythonSortedJson } from './policy/body-format';
+import { Clock, MemorySharedCounter } from '@hookhub/core';
+import type { EventType } from './entities/event-type.entity';
 import { EventTypesService } from './services/event-types.service';
-import { eventBody } from './services/events.service';
-import { filterCandidates } from './services/subscriptions.service';
+import { eventBody } from './payload/event-body';
+import type { EventTypeStore } from './stores/event-types.store';
 
 describe('EventFilter', () => {
   it('matches exact names, prefix wildcards below the prefix only, and *', () => {
@@ -22,8 +23,20 @@ describe('EventFilter', () => {
   });
 
   it('accepts names, prefix.* and *, and refuses the rest', () => {
-    for (const ok of ['user.created', 'resource.instance.updated', 'service.*', '*', 'task_run.timed-out']) expect(eventFilterProblem(ok)).toBeNull();
-    for (const bad of ['', 'user.', '.user', 'user..created', 'user*', '*.created', 'a.*.b', 'user created', 'x'.repeat(201)]) expect(eventFilterProblem(bad)).not.toBeNull();
+    for (const ok of ['user.created', 'resource.instance.updated', 'service.*', '*', 'task_run.timed-out'])
+      expect(eventFilterProblem(ok)).toBeNull();
+    for (const bad of [
+      '',
+      'user.',
+      '.user',
+      'user..created',
+      'user*',
+      '*.created',
+      'a.*.b',
+      'user created',
+      'x'.repeat(201),
+    ])
+      expect(eventFilterProblem(bad)).not.toBeNull();
   });
 });
 
@@ -31,7 +44,16 @@ describe('customHeaderProblems', () => {
   it('accepts ordinary headers and refuses transport, signature and malformed ones', () => {
     expect(customHeaderProblems({ 'X-Tenant': 'acme', Authorization: 'Bearer abc' })).toEqual([]);
     const problems = customHeaderProblems(
-      { Host: 'evil', 'Content-Length': '1', 'webhook-signature': 'x', 'X-Hub-Signature-256': 'x', 'X-ATLAS-Signature': 'x', 'Bad Name': 'x', 'X-Split': 'a\r\nInjected: 1', 'X-Num': 5 },
+      {
+        Host: 'evil',
+        'Content-Length': '1',
+        'webhook-signature': 'x',
+        'X-Hub-Signature-256': 'x',
+        'X-ATLAS-Signature': 'x',
+        'Bad Name': 'x',
+        'X-Split': 'a\r\nInjected: 1',
+        'X-Num': 5,
+      },
       ['X-ATLAS-Signature'],
     );
     expect(Object.fromEntries(problems.map((p) => [p.field, p.errors[0]]))).toEqual({
@@ -47,19 +69,27 @@ describe('customHeaderProblems', () => {
   });
 });
 
-describe('SubscriptionLimiter', () => {
-  it('starts at most N a second per subscription, and says how long until the next slot', () => {
+describe('WebhookLimiter', () => {
+  it('starts at most N a second per webhook, and says how long until the next slot', async () => {
     let t = 10_000;
-    const limiter = new SubscriptionLimiter(() => t);
+    const limiter = new WebhookLimiter(new MemorySharedCounter(() => t));
     for (let i = 0; i < 3; i++) {
-      expect(limiter.tryStart('a', 3)).toEqual({ ok: true });
+      expect(await limiter.tryStart('a', 3)).toEqual({ ok: true });
       t += 100;
     }
-    expect(limiter.tryStart('a', 3)).toEqual({ ok: false, waitMs: 700 });
-    // Another subscription is not held back.
-    expect(limiter.tryStart('b', 3)).toEqual({ ok: true });
+    expect(await limiter.tryStart('a', 3)).toEqual({ ok: false, waitMs: 700 });
+    // Another webhook is not held back.
+    expect(await limiter.tryStart('b', 3)).toEqual({ ok: true });
     t += 700;
-    expect(limiter.tryStart('a', 3)).toEqual({ ok: true });
+    expect(await limiter.tryStart('a', 3)).toEqual({ ok: true });
+  });
+
+  it('waits a whole ms at least, so a delivery is not claimed again before its slot frees', async () => {
+    let t = 10_000;
+    const limiter = new WebhookLimiter(new MemorySharedCounter(() => t));
+    expect(await limiter.tryStart('a', 1)).toEqual({ ok: true });
+    t += 999.7;
+    expect(await limiter.tryStart('a', 1)).toEqual({ ok: false, waitMs: 1 });
   });
 });
 
@@ -74,7 +104,9 @@ describe('body formats', () => {
 
   it('sends the stored compact body unchanged, and the sorted form of the same JSON', () => {
     const body = eventBody('3f1c', 'user.created', new Date('2026-11-23T10:00:00.000Z'), '{"z":1,"a":"é"}');
-    expect(body).toBe('{"id":"3f1c","type":"user.created","timestamp":"2026-11-23T10:00:00.000Z","data":{"z":1,"a":"é"}}');
+    expect(body).toBe(
+      '{"id":"3f1c","type":"user.created","timestamp":"2026-11-23T10:00:00.000Z","data":{"z":1,"a":"é"}}',
+    );
     expect(formatBody(body, 'compact').toString('utf8')).toBe(body);
     expect(formatBody(body, 'sorted').toString('utf8')).toBe(
       '{"data": {"a": "\\u00e9", "z": 1}, "id": "3f1c", "timestamp": "2026-11-23T10:00:00.000Z", "type": "user.created"}',
@@ -84,7 +116,12 @@ describe('body formats', () => {
 
 describe('filterCandidates', () => {
   it('lists the filters that accept a type: itself, each prefix wildcard, and *', () => {
-    expect(filterCandidates('Resource.Instance.Updated')).toEqual(['*', 'resource.instance.updated', 'resource.*', 'resource.instance.*']);
+    expect(filterCandidates('Resource.Instance.Updated')).toEqual([
+      '*',
+      'resource.instance.updated',
+      'resource.*',
+      'resource.instance.*',
+    ]);
     expect(filterCandidates('ping')).toEqual(['*', 'ping']);
   });
 
@@ -94,18 +131,19 @@ describe('filterCandidates', () => {
 });
 
 describe('EventTypesService.publishRules', () => {
-  /** A repository whose lookups wait for `release` and count themselves. */
+  /** A store whose lookups run `result` and count themselves, with the names they were asked for. */
   function fakeTypes(result: () => Promise<unknown>) {
-    let lookups = 0;
-    const qb = { where: () => qb, getOne: () => (lookups++, result()) };
-    const dataSource = { getRepository: () => ({ createQueryBuilder: () => qb }) } as unknown as DataSource;
-    return { service: new EventTypesService(dataSource), lookups: () => lookups };
+    const asked: string[] = [];
+    const types: Pick<EventTypeStore, 'findByLowerName'> = {
+      findByLowerName: (name) => (asked.push(name), result() as Promise<EventType | null>),
+    };
+    return { service: new EventTypesService(types as EventTypeStore, new Clock()), lookups: () => asked.length, asked };
   }
 
   it('looks a type up once for all the publishes that arrive while the lookup runs, and caches the answer', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const { service, lookups } = fakeTypes(async () => {
+    const { service, lookups, asked } = fakeTypes(async () => {
       await gate;
       return { archived: false, schema: { type: 'object', required: ['id'] } };
     });
@@ -118,6 +156,24 @@ describe('EventTypesService.publishRules', () => {
     expect(rules[0]?.validate?.({ id: 1 })).toBe(true);
     await service.publishRules('order.created');
     expect(lookups()).toBe(1);
+    expect(asked).toEqual(['order.created']);
+  });
+
+  it('asks again once the answer is 2 s old by the service clock', async () => {
+    let now = 1_000_000;
+    const clock = Object.assign(new Clock(), { nowMs: () => now });
+    const asked: string[] = [];
+    const types: Pick<EventTypeStore, 'findByLowerName'> = {
+      findByLowerName: (name) => (asked.push(name), Promise.resolve(null)),
+    };
+    const service = new EventTypesService(types as EventTypeStore, clock);
+    await service.publishRules('a.b');
+    now += 1999;
+    await service.publishRules('A.B');
+    expect(asked).toEqual(['a.b']);
+    now += 1;
+    await service.publishRules('a.b');
+    expect(asked).toEqual(['a.b', 'a.b']);
   });
 
   it('does not keep a failed lookup: the next publish asks again', async () => {

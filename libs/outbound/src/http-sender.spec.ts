@@ -42,22 +42,39 @@ describe('HttpSender', () => {
   });
 
   const send = (sender: HttpSender, url = `http://127.0.0.1:${port}/hook?x=1`, timeoutMs = 2000) =>
-    sender.send({ url, headers: { 'content-type': 'application/json', 'webhook-id': 'msg_1' }, body: Buffer.from('{"a": 1}'), timeoutMs });
+    sender.send({
+      url,
+      headers: { 'content-type': 'application/json', 'webhook-id': 'msg_1' },
+      body: Buffer.from('{"a": 1}'),
+      timeoutMs,
+    });
 
   it('posts the exact bytes and headers, and reports status, body and time', async () => {
     answer = (_req, res) => res.writeHead(201, { 'x-reply': 'yes' }).end('created');
     const r = await send(allowed);
-    expect(r).toMatchObject({ ok: true, status: 201, body: 'created', bodyTruncated: false, error: null, errorKind: null });
+    expect(r).toMatchObject({
+      ok: true,
+      status: 201,
+      body: 'created',
+      bodyTruncated: false,
+      error: null,
+      errorKind: null,
+    });
     expect(r.headers['x-reply']).toBe('yes');
     expect(r.durationMs).toBeGreaterThan(0);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ method: 'POST', url: '/hook?x=1' });
     expect(seen[0].body.toString()).toBe('{"a": 1}');
-    expect(seen[0].headers).toMatchObject({ 'content-type': 'application/json', 'webhook-id': 'msg_1', host: `127.0.0.1:${port}` });
+    expect(seen[0].headers).toMatchObject({
+      'content-type': 'application/json',
+      'webhook-id': 'msg_1',
+      host: `127.0.0.1:${port}`,
+    });
   });
 
   it('counts a non-2xx as a failure and never follows a redirect', async () => {
-    answer = (req, res) => (req.url === '/elsewhere' ? res.end('followed') : res.writeHead(302, { location: '/elsewhere' }).end());
+    answer = (req, res) =>
+      req.url === '/elsewhere' ? res.end('followed') : res.writeHead(302, { location: '/elsewhere' }).end();
     const r = await send(allowed);
     expect(r).toMatchObject({ ok: false, status: 302 });
     expect(seen.map((s) => s.url)).toEqual(['/hook?x=1']);
@@ -85,7 +102,12 @@ describe('HttpSender', () => {
     answer = (_req, res) => setTimeout(() => res.end('late'), 1500);
     const r = await send(allowed, undefined, 200);
     // The receiver would answer at 1.5 s: no status means the sender did not wait for it.
-    expect(r).toMatchObject({ ok: false, status: null, errorKind: 'timeout', error: 'no complete answer within 200 ms' });
+    expect(r).toMatchObject({
+      ok: false,
+      status: null,
+      errorKind: 'timeout',
+      error: 'no complete answer within 200 ms',
+    });
   });
 
   it('refuses a private destination before connecting, by literal and by name', async () => {

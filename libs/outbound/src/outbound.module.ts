@@ -1,21 +1,31 @@
 import { Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '@hookhub/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { APP_CONFIG, type AppConfig, Clock } from '@hookhub/core';
 import { DeliveryAttempt } from './entities/delivery-attempt.entity';
 import { Delivery } from './entities/delivery.entity';
 import { EventType } from './entities/event-type.entity';
 import { OutboundEvent } from './entities/event.entity';
-import { Subscription } from './entities/subscription.entity';
+import { Webhook } from './entities/webhook.entity';
 import { AddressGuard } from './net/address-guard';
 import { HttpSender } from './net/http-sender';
 import { DeliveriesService } from './services/deliveries.service';
 import { AttemptRecorder } from './services/attempt-recorder';
 import { Deliverer } from './services/deliverer';
-import { DeliveryQueue } from './services/delivery-queue';
 import { DeliveryWorker } from './services/delivery-worker';
 import { EventTypesService } from './services/event-types.service';
 import { EventsService } from './services/events.service';
+import { OutboundMetrics } from './services/outbound-metrics';
 import { OutboundRetention } from './services/retention';
-import { SubscriptionsService } from './services/subscriptions.service';
+import { WebhooksService } from './services/webhooks.service';
+import { WebhookDisabler } from './services/webhook-disabler';
+import { DeliveryStore } from './stores/deliveries.store';
+import { DeliveryAttemptStore } from './stores/delivery-attempts.store';
+import { EventIdempotencyStore } from './stores/event-idempotency.store';
+import { EventTypeStore } from './stores/event-types.store';
+import { EventStore } from './stores/events.store';
+import { WebhookStore } from './stores/webhooks.store';
+
+const STORES = [EventTypeStore, EventStore, EventIdempotencyStore, WebhookStore, DeliveryStore, DeliveryAttemptStore];
 
 /** Closes the sender's connections after the delivery worker drained (shutdown hooks run after beforeApplicationShutdown). */
 @Injectable()
@@ -27,28 +37,45 @@ class OutboundLifecycle implements OnApplicationShutdown {
   }
 }
 
-export const OUTBOUND_ENTITIES = [EventType, OutboundEvent, Subscription, Delivery, DeliveryAttempt];
-
-/** Event types, publishing, webhooks (subscriptions), the signed sender, the delivery worker, logs and stats. */
+/** Event types, publishing, webhooks, the signed sender, the delivery worker, logs and stats. */
 @Module({
+  imports: [TypeOrmModule.forFeature([EventType, OutboundEvent, Webhook, Delivery, DeliveryAttempt])],
   providers: [
-    { provide: AddressGuard, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new AddressGuard(config.outbound.allow) },
+    {
+      provide: AddressGuard,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new AddressGuard(config.outbound.allow),
+    },
     {
       provide: HttpSender,
-      inject: [AddressGuard, APP_CONFIG],
-      useFactory: (guard: AddressGuard, config: AppConfig) => new HttpSender(guard, { connections: config.outbound.concurrency }),
+      inject: [AddressGuard, APP_CONFIG, Clock],
+      useFactory: (guard: AddressGuard, config: AppConfig, clock: Clock) =>
+        new HttpSender(guard, { connections: config.outbound.concurrency, clock }),
     },
-    DeliveryQueue,
+    ...STORES,
     EventTypesService,
     EventsService,
-    SubscriptionsService,
+    WebhooksService,
     AttemptRecorder,
+    WebhookDisabler,
     Deliverer,
     DeliveryWorker,
     DeliveriesService,
     OutboundRetention,
     OutboundLifecycle,
+    OutboundMetrics,
   ],
-  exports: [AddressGuard, HttpSender, DeliveryQueue, EventTypesService, EventsService, SubscriptionsService, Deliverer, DeliveryWorker, DeliveriesService, OutboundRetention],
+  exports: [
+    ...STORES,
+    AddressGuard,
+    HttpSender,
+    EventTypesService,
+    EventsService,
+    WebhooksService,
+    Deliverer,
+    DeliveryWorker,
+    DeliveriesService,
+    OutboundRetention,
+  ],
 })
 export class OutboundModule {}

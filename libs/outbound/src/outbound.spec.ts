@@ -15,14 +15,23 @@ interface Vector {
   body: string;
   headers: Record<string, string>;
 }
-const VECTORS = (JSON.parse(readFileSync(join(process.cwd(), 'test/fixtures/signatures.json'), 'utf8')) as { vectors: Vector[] }).vectors;
+const VECTORS = (
+  JSON.parse(readFileSync(join(process.cwd(), 'test/fixtures/signatures.json'), 'utf8')) as { vectors: Vector[] }
+).vectors;
 const vector = (scheme: string) => VECTORS.find((v) => v.scheme === scheme)!;
 
 describe('outbound signing', () => {
   it('signs standard-webhooks exactly as the reference vector, and with every key during a rotation', () => {
     for (const scheme of ['standard-webhooks', 'standard-webhooks-rotation']) {
       const v = vector(scheme);
-      const headers = signatureHeaders({ format: 'standard-webhooks', id: v.id!, timestamp: v.timestamp!, body: Buffer.from(v.body), eventType: 'x', secrets: v.secrets ?? [v.secret!] });
+      const headers = signatureHeaders({
+        format: 'standard-webhooks',
+        id: v.id!,
+        timestamp: v.timestamp!,
+        body: Buffer.from(v.body),
+        eventType: 'x',
+        secrets: v.secrets ?? [v.secret!],
+      });
       expect(headers).toEqual(v.headers);
     }
   });
@@ -30,20 +39,54 @@ describe('outbound signing', () => {
   it('signs the github form as GitHub documents it, with event and delivery headers under a prefix', () => {
     for (const scheme of ['github', 'hmac-sha256-hex-prefixed']) {
       const v = vector(scheme);
-      const headers = signatureHeaders({ format: 'github', id: 'd-1', timestamp: 0, body: Buffer.from(v.body), eventType: 'push', secrets: [v.secret!] });
+      const headers = signatureHeaders({
+        format: 'github',
+        id: 'd-1',
+        timestamp: 0,
+        body: Buffer.from(v.body),
+        eventType: 'push',
+        secrets: [v.secret!],
+      });
       expect(headers['X-Hub-Signature-256']).toBe(v.headers['X-Hub-Signature-256']);
     }
-    const custom = signatureHeaders({ format: 'github', id: 'd-2', timestamp: 0, body: Buffer.from('{}'), eventType: 'service.started', secrets: ['k'], options: { headerPrefix: 'X-Hookhub' } });
+    const custom = signatureHeaders({
+      format: 'github',
+      id: 'd-2',
+      timestamp: 0,
+      body: Buffer.from('{}'),
+      eventType: 'service.started',
+      secrets: ['k'],
+      options: { headerPrefix: 'X-Hookhub' },
+    });
     expect(custom).toMatchObject({ 'X-Hookhub-Event': 'service.started', 'X-Hookhub-Delivery': 'd-2' });
   });
 
   it('signs hmac-hex under a chosen header (scenario 4: X-ATLAS-Signature and X-ATLAS-Event), checked with plain node:crypto', () => {
     const body = Buffer.from('{"event":"service.started","data":{"id":"svc-1"}}');
     const secret = generateSecret();
-    const headers = signatureHeaders({ format: 'hmac-hex', id: 'm', timestamp: 0, body, eventType: 'service.started', secrets: [secret], options: { header: 'X-ATLAS-Signature', eventHeader: 'X-ATLAS-Event' } });
-    expect(headers).toEqual({ 'X-ATLAS-Signature': createHmac('sha256', secret).update(body).digest('hex'), 'X-ATLAS-Event': 'service.started' });
+    const headers = signatureHeaders({
+      format: 'hmac-hex',
+      id: 'm',
+      timestamp: 0,
+      body,
+      eventType: 'service.started',
+      secrets: [secret],
+      options: { header: 'X-ATLAS-Signature', eventHeader: 'X-ATLAS-Event' },
+    });
+    expect(headers).toEqual({
+      'X-ATLAS-Signature': createHmac('sha256', secret).update(body).digest('hex'),
+      'X-ATLAS-Event': 'service.started',
+    });
     // One changed byte changes the signature.
-    const other = signatureHeaders({ format: 'hmac-hex', id: 'm', timestamp: 0, body: Buffer.from(body.toString().replace('1', '2')), eventType: 'x', secrets: [secret], options: { header: 'X-ATLAS-Signature' } });
+    const other = signatureHeaders({
+      format: 'hmac-hex',
+      id: 'm',
+      timestamp: 0,
+      body: Buffer.from(body.toString().replace('1', '2')),
+      eventType: 'x',
+      secrets: [secret],
+      options: { header: 'X-ATLAS-Signature' },
+    });
     expect(other['X-ATLAS-Signature']).not.toBe(headers['X-ATLAS-Signature']);
   });
 
@@ -53,7 +96,9 @@ describe('outbound signing', () => {
     expect(standardWebhooksKey(a)).toHaveLength(32);
     expect(generateSecret()).not.toBe(a);
     expect(standardWebhooksKey('plain')).toEqual(Buffer.from('plain'));
-    expect(() => signatureHeaders({ format: 'github', id: 'x', timestamp: 0, body: Buffer.alloc(0), eventType: 'x', secrets: [] })).toThrow('at least one secret');
+    expect(() =>
+      signatureHeaders({ format: 'github', id: 'x', timestamp: 0, body: Buffer.alloc(0), eventType: 'x', secrets: [] }),
+    ).toThrow('at least one secret');
   });
 });
 
@@ -92,7 +137,16 @@ describe('AddressGuard', () => {
     expect(guard.refusal(address)).toContain(why);
   });
 
-  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1'])('allows the public address %s', (address) => {
+  it.each([
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '100.128.0.1',
+    '2606:4700:4700::1111',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '2002:808:808::1',
+  ])('allows the public address %s', (address) => {
     expect(guard.refusal(address)).toBeNull();
   });
 
@@ -117,7 +171,9 @@ describe('AddressGuard', () => {
 
   it('refuses a name that resolves to a private address, and names both', async () => {
     await expect(guard.resolve('localhost')).rejects.toThrow(BlockedAddressError);
-    await expect(guard.resolve('localhost')).rejects.toThrow(/localhost resolves to (127\.0\.0\.1|::1), which is a loopback address/);
+    await expect(guard.resolve('localhost')).rejects.toThrow(
+      /localhost resolves to (127\.0\.0\.1|::1), which is a loopback address/,
+    );
     await expect(guard.resolve('[::1]')).rejects.toThrow('::1 is a loopback address');
   });
 
@@ -135,11 +191,21 @@ describe('AddressGuard', () => {
     const fetchWith = async (g: AddressGuard, host: string) => {
       const [target] = await g.resolve(host);
       return new Promise<string>((resolve, reject) => {
-        get({ host: target.address, family: target.family, port, path: '/', headers: { host: `${host}:${port}` }, agent: false }, (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve(body));
-        }).on('error', reject);
+        get(
+          {
+            host: target.address,
+            family: target.family,
+            port,
+            path: '/',
+            headers: { host: `${host}:${port}` },
+            agent: false,
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve(body));
+          },
+        ).on('error', reject);
       });
     };
 

@@ -65,7 +65,12 @@ describe('GroupCommit', () => {
       { maxBatch: 10, maxFlushes: 1, onSplit: (size) => splits.push(size) },
     );
     const blocker = commit.write(0);
-    const results = [12, 13, 14].map((x) => commit.write(x).then((v) => ({ ok: v }), (err: Error) => ({ err: err.message })));
+    const results = [12, 13, 14].map((x) =>
+      commit.write(x).then(
+        (v) => ({ ok: v }),
+        (err: Error) => ({ err: err.message }),
+      ),
+    );
     await blocker;
     expect(await Promise.all(results)).toEqual([{ ok: 24 }, { err: 'bad row 13' }, { ok: 28 }]);
     expect(splits).toEqual([3]);

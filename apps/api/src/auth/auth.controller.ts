@@ -1,5 +1,5 @@
-import { Body, Controller, Get, HttpCode, Post, Put, Req, UseGuards } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Post, Put, Req } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   Audit,
   Auth,
@@ -7,7 +7,7 @@ import {
   ChangeOwnPasswordDto,
   CurrentPrincipal,
   LoginDto,
-  LoginThrottlerGuard,
+  LoginThrottle,
   MeDto,
   type Principal,
   Public,
@@ -32,10 +32,19 @@ export class AuthController {
   @Post('login')
   @Public()
   @HttpCode(200)
-  @UseGuards(LoginThrottlerGuard)
+  @LoginThrottle()
   @ApiOperation({ summary: 'Log in' })
-  @ApiErrorExample(401, { description: 'Wrong username or password (the same answer for both)', code: ErrorCode.InvalidCredentials, message: 'Invalid username or password' })
-  @ApiTooManyRequestsResponse({ description: 'Too many attempts from this address or for this user; see Retry-After', type: ErrorBody })
+  @ApiErrorExample(401, {
+    description: 'Wrong username or password (the same answer for both)',
+    code: ErrorCode.InvalidCredentials,
+    message: 'Invalid username or password',
+  })
+  @ApiErrorExample(429, {
+    description: 'Too many attempts from this address or for this user; see Retry-After',
+    code: ErrorCode.RateLimited,
+    message: 'Too many login attempts from this address; try again later',
+    details: { retry_after_seconds: 60 },
+  })
   login(@Body() dto: LoginDto, @Req() req: FastifyRequest): Promise<TokenDto> {
     return this.auth.login(dto, originOf(req));
   }

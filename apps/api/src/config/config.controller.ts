@@ -19,7 +19,11 @@ export class ConfigController {
   @ApiOperation({ summary: 'Export programs, sources and rules as YAML (admin)' })
   @ApiOkResponse({
     description: 'A file HOOKHUB_CONFIG can apply',
-    schema: { type: 'string', example: 'programs:\n  - name: deploy\n    command: /srv/hookhub/programs/deploy.sh\nsources:\n  - slug: github\n    scheme: github\n    secrets:\n      - ${HOOKHUB_SOURCE_GITHUB_SECRET_1}\n' },
+    schema: {
+      type: 'string',
+      example:
+        'programs:\n  - name: deploy\n    command: /srv/hookhub/programs/deploy.sh\nsources:\n  - slug: github\n    scheme: github\n    secrets:\n      - ${HOOKHUB_SOURCE_GITHUB_SECRET_1}\n',
+    },
   })
   export(): Promise<string> {
     return this.files.export();

@@ -2,7 +2,14 @@ import { Body, Controller, Delete, Get, Param, Patch, Post, Query } from '@nestj
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit, Auth, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
-import { CreateEventTypeDto, EventTypeDto, EventTypePageDto, EventTypesService, ListEventTypesQueryDto, UpdateEventTypeDto } from '@hookhub/outbound';
+import {
+  CreateEventTypeDto,
+  EventTypeDto,
+  EventTypePageDto,
+  EventTypesService,
+  ListEventTypesQueryDto,
+  UpdateEventTypeDto,
+} from '@hookhub/outbound';
 import { ParseIdPipe } from '../http/parse-id.pipe';
 
 @ApiTags('event types')

@@ -1,8 +1,22 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBadRequestResponse, ApiNotFoundResponse, ApiOperation, ApiPayloadTooLargeResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiNotFoundResponse,
+  ApiOperation,
+  ApiPayloadTooLargeResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { Auth, CurrentPrincipal, NotAudited, type Principal, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
-import { EventDetailDto, EventPageDto, EventsService, ListEventsQueryDto, PublishEventDto, PublishedEventDto } from '@hookhub/outbound';
+import {
+  EventDetailDto,
+  EventPageDto,
+  EventsService,
+  ListEventsQueryDto,
+  PublishEventDto,
+  PublishedEventDto,
+} from '@hookhub/outbound';
 import { ParseIdPipe } from '../http/parse-id.pipe';
 
 @ApiTags('events')
@@ -21,7 +35,10 @@ export class EventsController {
   @NotAudited()
   @ApiOperation({ summary: 'Publish an event' })
   @ApiAcceptedResponse({ type: PublishedEventDto })
-  @ApiBadRequestResponse({ description: 'Invalid fields, an archived type, or data that does not match the type schema', type: ErrorBody })
+  @ApiBadRequestResponse({
+    description: 'Invalid fields, an archived type, or data that does not match the type schema',
+    type: ErrorBody,
+  })
   @ApiPayloadTooLargeResponse({ description: 'data is larger than HOOKHUB_EVENT_MAX_BYTES', type: ErrorBody })
   publish(@Body() dto: PublishEventDto, @CurrentPrincipal() principal: Principal): Promise<PublishedEventDto> {
     return this.events.publish(dto, principal.username);

@@ -30,14 +30,21 @@ export class HealthController {
     description: 'The database does not answer (see Retry-After); `details` is the health check',
     code: ErrorCode.StoreUnavailable,
     message: 'The database does not answer',
-    details: { status: 'error', info: {}, error: { database: { status: 'down', message: 'no answer within 3000 ms' } }, details: { database: { status: 'down', message: 'no answer within 3000 ms' } } },
+    details: {
+      status: 'error',
+      info: {},
+      error: { database: { status: 'down', message: 'no answer within 3000 ms' } },
+      details: { database: { status: 'down', message: 'no answer within 3000 ms' } },
+    },
   })
   async ready(): Promise<HealthCheckResult> {
     try {
       return await this.health.check([() => this.store.check('database')]);
     } catch (err) {
       if (!(err instanceof ServiceUnavailableException)) throw err;
-      throw new HookhubError(ErrorCode.StoreUnavailable, 'The database does not answer', err.getResponse(), { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) });
+      throw new HookhubError(ErrorCode.StoreUnavailable, 'The database does not answer', err.getResponse(), {
+        'retry-after': String(STORE_RETRY_AFTER_SECONDS),
+      });
     }
   }
 }

@@ -1,17 +1,15 @@
 import { type OpenAPIObject, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Readable } from 'node:stream';
 import { ErrorBody, ErrorCode, type ErrorExampleOptions, HookhubError, errorExample, sendError } from '@hookhub/core';
-import { type HookContext, type HookRequest, HookResponseDto, type ReceiverService } from '@hookhub/inbound';
+import { HookResponseDto, type HookRequest, type ReceiverService, type RoutedContext } from '@hookhub/inbound';
+import { takeRawBody } from '../http/body-parsing';
 
 const HOOKS_PREFIX = '/hooks/';
-/** application/json and the +json types. */
-export const JSON_TYPE = /^application\/(.+\+)?json\s*(;|$)/i;
 const CONTEXT = Symbol('hookContext');
 
-type WithHook = FastifyRequest & { [CONTEXT]?: HookContext };
+type WithHook = FastifyRequest & { [CONTEXT]?: RoutedContext };
 
-function hookContextOf(request: FastifyRequest): HookContext {
+function hookContextOf(request: FastifyRequest): RoutedContext {
   const ctx = (request as WithHook)[CONTEXT];
   if (!ctx) throw new Error('the receiver pre-checks did not run for this request');
   return ctx;
@@ -19,82 +17,6 @@ function hookContextOf(request: FastifyRequest): HookContext {
 
 function rawBodyOf(request: FastifyRequest): Buffer {
   return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-}
-
-class BodyTooLarge extends Error {}
-
-/** The client went away before its body was read whole: an info line and a receipt, not an error. */
-function clientClosed(): HookhubError {
-  return new HookhubError(ErrorCode.ClientClosed, 'The client closed the connection before the body was read');
-}
-
-function isAbort(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException)?.code === 'ECONNRESET' || (err as Error)?.message === 'aborted';
-}
-
-/** What is still read (and dropped) of a refused body while its 413 goes out, at most. */
-const LINGER_BYTES = 1024 * 1024;
-const LINGER_MS = 1000;
-
-/**
- * A refused body's connection: closed with unread bytes in its receive buffer, the kernel answers with a
- * reset, and the client can lose the 413 it was sent (Node 24 closes at once). So the rest is read and
- * dropped for a moment (a lingering close), up to LINGER_BYTES or LINGER_MS, then the connection is ended:
- * the body is never read whole.
- */
-function lingerThenClose(payload: Readable): void {
-  let dropped = 0;
-  const socket = (payload as Readable & { socket?: { destroy(): void } }).socket;
-  const close = (): void => {
-    clearTimeout(timer);
-    payload.off('data', drop);
-    socket?.destroy();
-  };
-  const drop = (chunk: Buffer): void => {
-    dropped += chunk.length;
-    if (dropped > LINGER_BYTES) close();
-  };
-  const timer = setTimeout(close, LINGER_MS);
-  timer.unref();
-  payload.on('data', drop);
-  payload.once('end', () => clearTimeout(timer));
-}
-
-/**
- * Reads a body up to `limit` bytes. One byte more rejects with BodyTooLarge; the answer says `Connection:
- * close`, and the rest of the body is read and dropped only briefly (see lingerThenClose), never whole.
- */
-function readLimited(payload: Readable, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = (): void => {
-      payload.off('data', onData);
-      payload.off('end', onEnd);
-      payload.off('error', onError);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        lingerThenClose(payload);
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    payload.on('data', onData);
-    payload.on('end', onEnd);
-    payload.on('error', onError);
-  });
 }
 
 /** The slug of a receiver URL: everything after /hooks/ up to the query, so `/hooks/a/b` is an unknown source. */
@@ -143,7 +65,10 @@ export function handleFrameworkError(error: FastifyError, request: FastifyReques
         : HookhubError.badRequest(error.message.slice(0, 300));
   const receiver = RECEIVERS.get(request.server);
   if (!receiver || !request.url.startsWith(HOOKS_PREFIX)) return sendError(refused, request, reply);
-  receiver.refuse(hookRequestOf(request), refused).catch((err: unknown) => sendError(err, request, reply));
+  receiver.recordUnrouted(hookRequestOf(request), refused).then(
+    (answer) => sendError(answer, request, reply),
+    (err: unknown) => sendError(err, request, reply),
+  );
 }
 
 const ANSWERS: Record<string, string> = {
@@ -155,16 +80,43 @@ const ANSWERS: Record<string, string> = {
 const REFUSALS: Record<string, [string, ErrorExampleOptions]> = {
   400: [
     'Malformed URL or body, missing task id, or a value refused by a template pattern',
-    { code: ErrorCode.BadRequest, message: 'The body must be a JSON object with "task_id", a positive integer (it is missing)' },
+    {
+      code: ErrorCode.BadRequest,
+      message: 'The body must be a JSON object with "task_id", a positive integer (it is missing)',
+    },
   ],
-  401: ['Missing or bad signature, or timestamp outside the replay window', { code: ErrorCode.SignatureInvalid, message: 'X-Hub-Signature-256 does not match the body' }],
-  403: ['Address not in the allow-list', { code: ErrorCode.IpNotAllowed, message: 'Address 203.0.113.7 is not allowed to call this source' }],
-  404: ['Unknown or disabled source, or unknown task id', { code: ErrorCode.NotFound, message: 'No source named github-api' }],
-  405: ['Method not allowed by the source (see Allow)', { code: ErrorCode.MethodNotAllowed, message: 'Method GET is not allowed; use POST' }],
-  413: ["Body over the source's cap", { code: ErrorCode.PayloadTooLarge, message: "The body is larger than this source's limit of 1048576 bytes" }],
-  415: ['Content type not accepted', { code: ErrorCode.UnsupportedMediaType, message: 'Content type text/plain is not accepted; send application/json' }],
-  429: ['Over the rate limit (see Retry-After)', { code: ErrorCode.RateLimited, message: 'Over the limit of 60 requests a minute' }],
-  503: ['The database does not answer, so nothing was stored or run (see Retry-After)', { code: ErrorCode.StoreUnavailable }],
+  401: [
+    'Missing or bad signature, or timestamp outside the replay window',
+    { code: ErrorCode.SignatureInvalid, message: 'X-Hub-Signature-256 does not match the body' },
+  ],
+  403: [
+    'Address not in the allow-list',
+    { code: ErrorCode.IpNotAllowed, message: 'Address 203.0.113.7 is not allowed to call this source' },
+  ],
+  404: [
+    'Unknown or disabled source, or unknown task id',
+    { code: ErrorCode.NotFound, message: 'No source named github-api' },
+  ],
+  405: [
+    'Method not allowed by the source (see Allow)',
+    { code: ErrorCode.MethodNotAllowed, message: 'Method GET is not allowed; use POST' },
+  ],
+  413: [
+    "Body over the source's cap",
+    { code: ErrorCode.PayloadTooLarge, message: "The body is larger than this source's limit of 1048576 bytes" },
+  ],
+  415: [
+    'Content type not accepted',
+    { code: ErrorCode.UnsupportedMediaType, message: 'Content type text/plain is not accepted; send application/json' },
+  ],
+  429: [
+    'Over the rate limit (see Retry-After)',
+    { code: ErrorCode.RateLimited, message: 'Over the limit of 60 requests a minute' },
+  ],
+  503: [
+    'The database does not answer, so nothing was stored or run (see Retry-After)',
+    { code: ErrorCode.StoreUnavailable },
+  ],
 };
 
 /**
@@ -177,24 +129,44 @@ export function documentReceiver(document: OpenAPIObject): void {
       operationId: 'receiveHook',
       summary: 'Send a trigger to a source',
       description:
-        'No JWT: the request is verified by the source\'s scheme over the raw body bytes. Every request gets a receipt, ' +
+        "No JWT: the request is verified by the source's scheme over the raw body bytes. Every request gets a receipt, " +
         'and a 2xx is sent only once the receipt and its task runs are stored. A source may also accept PUT, PATCH, GET ' +
         'or DELETE (its `methods`).',
       tags: ['receiver'],
       security: [],
       parameters: [
         { name: 'slug', in: 'path', required: true, schema: { type: 'string', example: 'github-api' } },
-        { name: 'X-Hub-Signature-256', in: 'header', required: false, description: "or the header of the source's scheme", schema: { type: 'string' } },
+        {
+          name: 'X-Hub-Signature-256',
+          in: 'header',
+          required: false,
+          description: "or the header of the source's scheme",
+          schema: { type: 'string' },
+        },
       ],
-      requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', example: { task_id: 1 } } } } },
+      requestBody: {
+        required: false,
+        content: { 'application/json': { schema: { type: 'object', example: { task_id: 1 } } } },
+      },
       responses: {
         ...Object.fromEntries(
-          Object.entries(ANSWERS).map(([status, description]) => [status, { description, content: { 'application/json': { schema: { $ref: getSchemaPath(HookResponseDto) } } } }]),
+          Object.entries(ANSWERS).map(([status, description]) => [
+            status,
+            { description, content: { 'application/json': { schema: { $ref: getSchemaPath(HookResponseDto) } } } },
+          ]),
         ),
         ...Object.fromEntries(
           Object.entries(REFUSALS).map(([status, [description, example]]) => [
             status,
-            { description, content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorBody) }, example: errorExample(Number(status), example) } } },
+            {
+              description,
+              content: {
+                'application/json': {
+                  schema: { $ref: getSchemaPath(ErrorBody) },
+                  example: errorExample(Number(status), example),
+                },
+              },
+            },
           ]),
         ),
       },
@@ -206,26 +178,20 @@ export function documentReceiver(document: OpenAPIObject): void {
  * The receiver, `/hooks/{slug}`, as a plain Fastify route: it is public and verified by its source, so it
  * needs none of the admin API's guards, pipes and interceptors, and skipping them is a good part of the
  * receiver's speed. Errors still reach the one exception filter (Nest installs it as Fastify's handler).
+ * Its cheap checks run before any byte of the body is read; the body is then read as the exact bytes, up
+ * to the source's cap (see http/body-parsing.ts, which bootstrap installs for the whole server).
  */
-export function installReceiver(fastify: FastifyInstance, receiver: ReceiverService, apiBodyLimit: number): void {
-  installBodyHandling(fastify, receiver, apiBodyLimit);
-  fastify.all('/hooks/:slug', async (request, reply) => {
-    const result = await receiver.receive(hookContextOf(request), rawBodyOf(request));
-    void reply.status(result.status);
-    return result.body;
-  });
-}
-
-/**
- * Body handling for the whole server. The receiver (`/hooks/*`) gets the exact bytes, read up to its
- * source's cap (a larger body is refused before it is read whole); its cheap checks run before any byte is
- * read. Everything else gets JSON parsed under the API body limit.
- */
-function installBodyHandling(fastify: FastifyInstance, receiver: ReceiverService, apiBodyLimit: number): void {
+export function installReceiver(fastify: FastifyInstance, receiver: ReceiverService): void {
   RECEIVERS.set(fastify, receiver);
   fastify.addHook('onRequest', async (request) => {
     if (!request.url.startsWith(HOOKS_PREFIX)) return;
-    (request as WithHook)[CONTEXT] = await receiver.preflight(hookRequestOf(request));
+    const ctx = await receiver.preflight(hookRequestOf(request));
+    (request as WithHook)[CONTEXT] = ctx;
+    takeRawBody(request, {
+      limit: ctx.bodyLimit,
+      tooLarge: () => receiver.tooLarge(ctx),
+      refuse: (error) => receiver.recordRefusal(ctx, error),
+    });
   });
   // Every receiver answer has a receipt, even an error raised below the receiver (e.g. Fastify refusing a
   // content type it cannot parse): it is recorded here, before the answer leaves.
@@ -234,40 +200,9 @@ function installBodyHandling(fastify: FastifyInstance, receiver: ReceiverService
     if (ctx && !ctx.recorded) await receiver.recordAnswer(ctx, reply.statusCode, reasonOf(payload));
     return payload;
   });
-
-  fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', async (request: FastifyRequest, payload: Readable) => {
-    const ctx = (request as WithHook)[CONTEXT];
-    if (ctx) {
-      try {
-        return await readLimited(payload, ctx.bodyLimit);
-      } catch (err) {
-        if (err instanceof BodyTooLarge) await receiver.reject(ctx, receiver.tooLarge(ctx));
-        if (isAbort(err) || request.raw.destroyed) await receiver.reject(ctx, clientClosed());
-        throw err;
-      }
-    }
-    let raw: Buffer;
-    try {
-      raw = await readLimited(payload, apiBodyLimit);
-    } catch (err) {
-      if (err instanceof BodyTooLarge) throw new HookhubError(ErrorCode.PayloadTooLarge, `The body is larger than ${apiBodyLimit} bytes`);
-      if (isAbort(err) || request.raw.destroyed) throw clientClosed();
-      throw err;
-    }
-    const type = request.headers['content-type'] ?? '';
-    if (!JSON_TYPE.test(type)) return raw;
-    // Many HTTP clients send Content-Type: application/json on every call, bodiless POSTs and DELETEs
-    // included: no bytes is no body (an operation that needs one says which fields are missing).
-    if (raw.length === 0) return undefined;
-    const text = raw.toString('utf8');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw HookhubError.badRequest('Malformed JSON body');
-    }
-    if (text.includes('"__proto__"')) throw HookhubError.badRequest('The body may not contain a "__proto__" key');
-    return parsed;
+  fastify.all('/hooks/:slug', async (request, reply) => {
+    const result = await receiver.receive(hookContextOf(request), rawBodyOf(request));
+    void reply.status(result.status);
+    return result.body;
   });
 }

@@ -33,18 +33,25 @@ export class AuditInterceptor implements NestInterceptor {
       mergeMap((result: unknown) =>
         from(
           (async () => {
-            const resultId = result && typeof result === 'object' && 'id' in result ? String((result as { id: unknown }).id) : undefined;
+            const resultId =
+              result && typeof result === 'object' && 'id' in result
+                ? String((result as { id: unknown }).id)
+                : undefined;
             try {
               await this.audit.record({
                 actor: principal,
                 action: meta?.action ?? `${req.method} ${req.routeOptions.url ?? req.url}`,
                 targetType: meta?.targetType ?? null,
                 targetId: params.id ?? resultId ?? null,
-                details: { ...(req.body && typeof req.body === 'object' ? { request: req.body as Record<string, unknown> } : {}) },
+                details: {
+                  ...(req.body && typeof req.body === 'object' ? { request: req.body as Record<string, unknown> } : {}),
+                },
                 origin: originOf(req),
               });
             } catch (err) {
-              this.logger.error(`could not write the audit entry for ${req.method} ${req.url}: ${(err as Error).message}`);
+              this.logger.error(
+                `could not write the audit entry for ${req.method} ${req.url}: ${(err as Error).message}`,
+              );
             }
             return result;
           })(),

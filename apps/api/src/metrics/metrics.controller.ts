@@ -9,7 +9,7 @@ import { MetricsService } from '@hookhub/core';
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
-  /** Prometheus metrics: HTTP request durations by route and status, and process metrics. */
+  /** Prometheus metrics: HTTP, process, queue, task run, delivery and receipt metrics (see the README). */
   @Get()
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiProduces('text/plain')

@@ -3,7 +3,15 @@ import { ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from 
 import { Audit, Auth, CurrentPrincipal, type Principal, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
 import {
-  CreateProgramDto, ListProgramsQueryDto, ManualRunDto, ProgramDto, ProgramPageDto, ProgramsService, TaskRunDetailDto, TasksService, UpdateProgramDto,
+  CreateProgramDto,
+  ListProgramsQueryDto,
+  ManualRunDto,
+  ProgramDto,
+  ProgramPageDto,
+  ProgramsService,
+  TaskRunDetailDto,
+  TasksService,
+  UpdateProgramDto,
 } from '@hookhub/tasks';
 import { ParseIdPipe } from '../http/parse-id.pipe';
 
@@ -67,7 +75,11 @@ export class ProgramsController {
   @Audit('program.run', 'program')
   @ApiOperation({ summary: 'Run a program by hand' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  run(@Param('id', ParseIdPipe) id: string, @Body() dto: ManualRunDto, @CurrentPrincipal() principal: Principal): Promise<TaskRunDetailDto> {
+  run(
+    @Param('id', ParseIdPipe) id: string,
+    @Body() dto: ManualRunDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<TaskRunDetailDto> {
     return this.tasks.runManually(id, dto.payload ?? {}, principal.username);
   }
 }

@@ -2,7 +2,13 @@ import { Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit, Auth, CurrentPrincipal, type Principal, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
-import { HookResponseDto, ListReceiptsQueryDto, ReceiptDetailDto, ReceiptPageDto, ReceiptsService } from '@hookhub/inbound';
+import {
+  HookResponseDto,
+  ListReceiptsQueryDto,
+  ReceiptDetailDto,
+  ReceiptPageDto,
+  ReceiptsService,
+} from '@hookhub/inbound';
 import { ParseIdPipe } from '../http/parse-id.pipe';
 
 @ApiTags('receipts')

@@ -3,8 +3,22 @@ import { ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from 
 import { Audit, Auth, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
 import {
-  CreateRuleDto, CreateSourceDto, ListSourcesQueryDto, ReceiptsService, RuleDto, RuleListDto, RuleTestRequestDto, RuleTestResultDto, RulesService,
-  SourceDto, SourcePageDto, SourceStatsDto, SourceStatsQueryDto, SourcesService, UpdateRuleDto, UpdateSourceDto,
+  CreateRuleDto,
+  CreateSourceDto,
+  ListSourcesQueryDto,
+  ReceiptsService,
+  RuleDto,
+  RuleListDto,
+  RuleTestRequestDto,
+  RuleTestResultDto,
+  RulesService,
+  SourceDto,
+  SourcePageDto,
+  SourceStatsDto,
+  SourceStatsQueryDto,
+  SourcesService,
+  UpdateRuleDto,
+  UpdateSourceDto,
 } from '@hookhub/inbound';
 import { ParseIdPipe } from '../http/parse-id.pipe';
 
@@ -125,7 +139,11 @@ export class SourcesController {
   @Audit('rule.update', 'rule')
   @ApiOperation({ summary: 'Change a rule' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  updateRule(@Param('id', ParseIdPipe) id: string, @Param('ruleId', ParseIdPipe) ruleId: string, @Body() dto: UpdateRuleDto): Promise<RuleDto> {
+  updateRule(
+    @Param('id', ParseIdPipe) id: string,
+    @Param('ruleId', ParseIdPipe) ruleId: string,
+    @Body() dto: UpdateRuleDto,
+  ): Promise<RuleDto> {
     return this.rules.update(id, ruleId, dto);
   }
 

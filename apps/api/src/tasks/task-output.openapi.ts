@@ -51,7 +51,10 @@ export const ApiTaskOutputResponse = (): MethodDecorator & ClassDecorator =>
       'gone) ends it with an `error` event instead.',
     content: {
       'text/event-stream': {
-        schema: { type: 'string', description: 'Server-sent events (https://html.spec.whatwg.org/multipage/server-sent-events.html)' },
+        schema: {
+          type: 'string',
+          description: 'Server-sent events (https://html.spec.whatwg.org/multipage/server-sent-events.html)',
+        },
         example: TASK_OUTPUT_EXAMPLE,
       },
     },

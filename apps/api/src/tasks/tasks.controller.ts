@@ -1,4 +1,15 @@
-import { Controller, Get, HttpCode, type MessageEvent, Param, ParseUUIDPipe, Post, Query, Sse, UseGuards } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  HttpCode,
+  type MessageEvent,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  Sse,
+  UseGuards,
+} from '@nestjs/common';
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Observable } from 'rxjs';
 import { Audit, Auth, CurrentPrincipal, type Principal, Role } from '@hookhub/auth';
@@ -12,7 +23,7 @@ import { ApiTaskOutputResponse } from './task-output.openapi';
 export class TasksController {
   constructor(private readonly tasks: TasksService) {}
 
-  /** Task runs, newest first; filter by status, program, source, receipt and time. */
+  /** Task runs, newest first; filter by status, program, source, receipt, queue and time. */
   @Get()
   @Auth(Role.Viewer, 'tasks:read')
   @ApiOperation({ summary: 'List task runs' })

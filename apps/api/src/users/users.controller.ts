@@ -51,7 +51,11 @@ export class UsersController {
   @ApiOperation({ summary: 'Change role or disable' })
   @ApiNotFoundResponse({ type: ErrorBody })
   @ApiConflictResponse({ description: 'Would leave no enabled admin', type: ErrorBody })
-  update(@Param('id', ParseIdPipe) id: string, @Body() dto: UpdateUserDto, @CurrentPrincipal() actor: Principal): Promise<UserDto> {
+  update(
+    @Param('id', ParseIdPipe) id: string,
+    @Body() dto: UpdateUserDto,
+    @CurrentPrincipal() actor: Principal,
+  ): Promise<UserDto> {
     return this.users.update(id, dto, actor);
   }
 

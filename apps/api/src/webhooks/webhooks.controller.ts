@@ -1,11 +1,36 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { Audit, Auth, CurrentPrincipal, type Principal, Role } from '@hookhub/auth';
 import { ErrorBody } from '@hookhub/core';
 import {
-  AttemptPageDto, CreateWebhookDto, DeliveriesService, DeliveryDto, DeliveryPageDto, ListAttemptsQueryDto, ListDeliveriesQueryDto, ListWebhooksQueryDto,
-  PatchWebhookDto, RecentAttemptsQueryDto, RecoverDto, RecoveredDto, RotateSecretDto, SecretRotatedDto, StatsQueryDto, SubscriptionsService,
-  WebhookCreatedDto, WebhookDto, WebhookPageDto, WebhookStatsDto, WebhookTestResultDto,
+  AttemptPageDto,
+  CreateWebhookDto,
+  DeliveriesService,
+  DeliveryDto,
+  DeliveryPageDto,
+  ListAttemptsQueryDto,
+  ListDeliveriesQueryDto,
+  ListWebhooksQueryDto,
+  PatchWebhookDto,
+  RecentAttemptsQueryDto,
+  RecoverDto,
+  RecoveredDto,
+  RotateSecretDto,
+  SecretRotatedDto,
+  StatsQueryDto,
+  WebhooksService,
+  WebhookCreatedDto,
+  WebhookDto,
+  WebhookPageDto,
+  WebhookStatsDto,
+  WebhookTestResultDto,
 } from '@hookhub/outbound';
 import { ParseIdPipe } from '../http/parse-id.pipe';
 
@@ -13,16 +38,16 @@ import { ParseIdPipe } from '../http/parse-id.pipe';
 @Controller('api/webhooks')
 export class WebhooksController {
   constructor(
-    private readonly subscriptions: SubscriptionsService,
+    private readonly webhooks: WebhooksService,
     private readonly deliveries: DeliveriesService,
   ) {}
 
-  /** Webhooks (subscriptions), newest first; filter by text, enabled, or an event type they would receive. */
+  /** Webhooks, newest first; filter by text, enabled, or an event type they would receive. */
   @Get()
   @Auth(Role.Viewer, 'webhooks:read')
   @ApiOperation({ summary: 'List webhooks' })
   list(@Query() query: ListWebhooksQueryDto): Promise<WebhookPageDto> {
-    return this.subscriptions.list(query);
+    return this.webhooks.list(query);
   }
 
   /** Subscribes a URL to event types. The answer carries the signing secret, shown only this once. */
@@ -31,9 +56,12 @@ export class WebhooksController {
   @Audit('webhook.create', 'webhook')
   @ApiOperation({ summary: 'Create a webhook' })
   @ApiCreatedResponse({ type: WebhookCreatedDto })
-  @ApiBadRequestResponse({ description: 'Invalid fields, or a URL that resolves to a refused address', type: ErrorBody })
+  @ApiBadRequestResponse({
+    description: 'Invalid fields, or a URL that resolves to a refused address',
+    type: ErrorBody,
+  })
   create(@Body() dto: CreateWebhookDto, @CurrentPrincipal() principal: Principal): Promise<WebhookCreatedDto> {
-    return this.subscriptions.create(dto, principal.username);
+    return this.webhooks.create(dto, principal.username);
   }
 
   /** Every webhook's attempts in the last `hours` (default 24), newest first, with the same filters as a webhook's logs. */
@@ -49,7 +77,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Get a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
   get(@Param('id', ParseIdPipe) id: string): Promise<WebhookDto> {
-    return this.subscriptions.get(id);
+    return this.webhooks.get(id);
   }
 
   /** Replaces the webhook: fields left out go back to their defaults. The secrets stay. */
@@ -59,7 +87,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Replace a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
   replace(@Param('id', ParseIdPipe) id: string, @Body() dto: CreateWebhookDto): Promise<WebhookDto> {
-    return this.subscriptions.replace(id, dto);
+    return this.webhooks.replace(id, dto);
   }
 
   /** Changes only the fields given. Enabling clears the disabled reason and the failing streak. */
@@ -69,7 +97,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Update a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
   patch(@Param('id', ParseIdPipe) id: string, @Body() dto: PatchWebhookDto): Promise<WebhookDto> {
-    return this.subscriptions.patch(id, dto);
+    return this.webhooks.patch(id, dto);
   }
 
   /** Deletes the webhook with its deliveries and logs. */
@@ -79,7 +107,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Delete a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
   remove(@Param('id', ParseIdPipe) id: string): Promise<WebhookDto> {
-    return this.subscriptions.remove(id);
+    return this.webhooks.remove(id);
   }
 
   /** Enables a disabled webhook or disables an enabled one. A disabled webhook gets no new events. */
@@ -90,7 +118,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Enable or disable a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
   toggle(@Param('id', ParseIdPipe) id: string): Promise<WebhookDto> {
-    return this.subscriptions.toggle(id);
+    return this.webhooks.toggle(id);
   }
 
   /** Sends a signed `webhook.test` event to this webhook now, once, and returns the attempt: status, duration, response. */
@@ -127,7 +155,10 @@ export class WebhooksController {
   @Auth(Role.Viewer, 'webhooks:read')
   @ApiOperation({ summary: 'Deliveries of a webhook' })
   @ApiNotFoundResponse({ type: ErrorBody })
-  listDeliveries(@Param('id', ParseIdPipe) id: string, @Query() query: ListDeliveriesQueryDto): Promise<DeliveryPageDto> {
+  listDeliveries(
+    @Param('id', ParseIdPipe) id: string,
+    @Query() query: ListDeliveriesQueryDto,
+  ): Promise<DeliveryPageDto> {
     return this.deliveries.listDeliveries(id, query);
   }
 
@@ -139,7 +170,10 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Resend a delivery' })
   @ApiNotFoundResponse({ type: ErrorBody })
   @ApiConflictResponse({ description: 'The delivery has not finished', type: ErrorBody })
-  resend(@Param('id', ParseIdPipe) id: string, @Param('deliveryId', ParseIdPipe) deliveryId: string): Promise<DeliveryDto> {
+  resend(
+    @Param('id', ParseIdPipe) id: string,
+    @Param('deliveryId', ParseIdPipe) deliveryId: string,
+  ): Promise<DeliveryDto> {
     return this.deliveries.resend(id, deliveryId);
   }
 
@@ -163,6 +197,6 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Rotate the signing secret' })
   @ApiNotFoundResponse({ type: ErrorBody })
   rotate(@Param('id', ParseIdPipe) id: string, @Body() dto: RotateSecretDto): Promise<SecretRotatedDto> {
-    return this.subscriptions.rotateSecret(id, dto);
+    return this.webhooks.rotateSecret(id, dto);
   }
 }

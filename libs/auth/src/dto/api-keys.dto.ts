@@ -1,8 +1,22 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsEnum,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
 import { PageOf, PageQueryDto, queryBoolean } from '@hookhub/core';
-import { API_KEY_SCOPES, Role } from '../roles';
+import type { ApiKey } from '../entities/api-key.entity';
+import { API_KEY_SCOPES, type ApiKeyScope, Role } from '../roles';
 
 export class CreateApiKeyDto {
   /** What the key is for. @example "ci-deploy" */
@@ -23,7 +37,7 @@ export class CreateApiKeyDto {
   @IsArray()
   @ArrayMaxSize(API_KEY_SCOPES.length)
   @IsIn(API_KEY_SCOPES, { each: true })
-  scopes?: string[];
+  scopes?: ApiKeyScope[];
 
   /** Days until the key stops working; omit for a key that does not expire. @example 90 */
   @IsOptional()
@@ -54,8 +68,8 @@ export class ApiKeyDto {
   @ApiProperty({ enum: Role, example: Role.Operator })
   role!: Role;
 
-  /** @example ["events:publish"] */
-  scopes!: string[];
+  @ApiProperty({ enum: API_KEY_SCOPES, isArray: true, example: ['events:publish'] })
+  scopes!: ApiKeyScope[];
 
   /** The user who created the key; it stops working if that user is disabled or deleted. */
   user_id!: string;
@@ -74,6 +88,22 @@ export class ApiKeyDto {
 
   @ApiPropertyOptional({ type: String, nullable: true })
   revoked_at!: string | null;
+}
+
+export function toApiKeyDto(k: ApiKey): ApiKeyDto {
+  return {
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    role: k.role,
+    scopes: k.scopes,
+    user_id: k.userId,
+    created_at: k.createdAt.toISOString(),
+    expires_at: k.expiresAt?.toISOString() ?? null,
+    last_used_at: k.lastUsedAt?.toISOString() ?? null,
+    last_used_ip: k.lastUsedIp,
+    revoked_at: k.revokedAt?.toISOString() ?? null,
+  };
 }
 
 export class CreatedApiKeyDto extends ApiKeyDto {

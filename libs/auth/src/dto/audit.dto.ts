@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { IsTimestamp, PageOf, PageQueryDto } from '@hookhub/core';
+import type { AuditEntry } from '../entities/audit-entry.entity';
 
 export class AuditQueryDto extends PageQueryDto {
   /** Only entries by this user. */
@@ -82,6 +83,24 @@ export class AuditEntryDto {
 
   /** @example "2026-11-23T12:00:00.000Z" */
   created_at!: string;
+}
+
+export function toAuditEntryDto(e: AuditEntry): AuditEntryDto {
+  return {
+    id: e.id,
+    actor_type: e.actorType,
+    actor_id: e.actorId,
+    actor_name: e.actorName,
+    action: e.action,
+    target_type: e.targetType,
+    target_id: e.targetId,
+    outcome: e.outcome,
+    details: e.details,
+    ip: e.ip,
+    user_agent: e.userAgent,
+    request_id: e.requestId,
+    created_at: e.createdAt.toISOString(),
+  };
 }
 
 export class AuditPageDto extends PageOf(AuditEntryDto) {}

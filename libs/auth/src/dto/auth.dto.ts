@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsString, MaxLength, MinLength } from 'class-validator';
-import { Role } from '../roles';
+import { API_KEY_SCOPES, type ApiKeyScope, Role } from '../roles';
 
 export class LoginDto {
   /** @example "admin" */
@@ -55,9 +55,9 @@ export class MeDto {
   @ApiProperty({ enum: ['user', 'api_key'] })
   auth_type!: 'user' | 'api_key';
 
-  /** The API key's scopes; absent for users. @example ["events:publish"] */
-  @ApiPropertyOptional({ type: [String] })
-  scopes?: string[];
+  /** The API key's scopes; absent for users. */
+  @ApiPropertyOptional({ enum: API_KEY_SCOPES, isArray: true, example: ['events:publish'] })
+  scopes?: ApiKeyScope[];
 
   /** @example "9c1d..." */
   @ApiPropertyOptional()

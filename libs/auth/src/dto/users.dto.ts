@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsEnum, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { IsOmittable, PageOf, PageQueryDto } from '@hookhub/core';
+import type { User } from '../entities/user.entity';
 import { Role } from '../roles';
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$/;
@@ -79,6 +80,18 @@ export class UserDto {
 
   /** @example "2026-11-23T12:00:00.000Z" */
   updated_at!: string;
+}
+
+export function toUserDto(u: User): UserDto {
+  return {
+    id: u.id,
+    username: u.username,
+    role: u.role,
+    disabled: u.disabled,
+    last_login_at: u.lastLoginAt ? u.lastLoginAt.toISOString() : null,
+    created_at: u.createdAt.toISOString(),
+    updated_at: u.updatedAt.toISOString(),
+  };
 }
 
 export class UserPageDto extends PageOf(UserDto) {}

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import { Role } from '../roles';
+import { type ApiKeyScope, Role } from '../roles';
 
 @Entity({ name: 'api_keys' })
 export class ApiKey {
@@ -21,7 +21,7 @@ export class ApiKey {
   role!: Role;
 
   @Column({ type: 'text', array: true, default: () => "'{}'" })
-  scopes!: string[];
+  scopes!: ApiKeyScope[];
 
   @Column({ name: 'user_id', type: 'uuid' })
   userId!: string;

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '@hookhub/core';
+import { isUniqueViolation } from '@hookhub/store';
 import { Role } from '../roles';
 import { AuditService } from './audit.service';
-import { isUniqueViolation, UsersService } from './users.service';
+import { UsersService } from './users.service';
 
 /**
  * On first start (no user at all) creates the admin with HOOKHUB_ADMIN_PASSWORD, or with a random password
@@ -26,7 +27,13 @@ export class AdminBootstrap implements OnApplicationBootstrap {
     const username = this.config.auth.adminUsername;
     try {
       const user = await this.users.create({ username, password, role: Role.Admin });
-      await this.audit.record({ actor: 'system', action: 'user.bootstrap', targetType: 'user', targetId: user.id, details: { username } });
+      await this.audit.record({
+        actor: 'system',
+        action: 'user.bootstrap',
+        targetType: 'user',
+        targetId: user.id,
+        details: { username },
+      });
     } catch (err) {
       // Another process created the first user at the same moment.
       if (isUniqueViolation(err)) return;

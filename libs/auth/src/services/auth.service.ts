@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { DataSource, type Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig, Clock, ErrorCode, HookhubError, isUuid } from '@hookhub/core';
-import { User } from '../entities/user.entity';
 import type { LoginDto, MeDto, TokenDto } from '../dto/auth.dto';
 import type { Principal } from '../roles';
-import { ApiKeysService, looksLikeApiKey } from './api-keys.service';
+import { UserStore } from '../stores/user.store';
+import { looksLikeApiKey } from '../api-keys/key-format';
+import { ApiKeysService } from './api-keys.service';
 import { AuditService, type RequestOrigin } from './audit.service';
 import { PasswordHasher } from './password-hasher';
 import { UsersService } from './users.service';
@@ -25,10 +25,8 @@ const INVALID_CREDENTIALS = 'Invalid username or password';
 /** Login, tokens and turning a presented credential into a {@link Principal}. */
 @Injectable()
 export class AuthService {
-  private readonly users: Repository<User>;
-
   constructor(
-    dataSource: DataSource,
+    private readonly users: UserStore,
     private readonly jwt: JwtService,
     private readonly hasher: PasswordHasher,
     private readonly usersService: UsersService,
@@ -36,14 +34,14 @@ export class AuthService {
     private readonly audit: AuditService,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {
-    this.users = dataSource.getRepository(User);
-  }
+  ) {}
 
   /** Same answer for an unknown user, a wrong password and a disabled account. */
   async login(dto: LoginDto, origin: RequestOrigin): Promise<TokenDto> {
     const user = await this.usersService.findByUsername(dto.username);
-    const ok = user ? await this.hasher.verify(dto.password, user.passwordHash) : await this.hasher.verifyDummy(dto.password);
+    const ok = user
+      ? await this.hasher.verify(dto.password, user.passwordHash)
+      : await this.hasher.verifyDummy(dto.password);
     if (!user || !ok || user.disabled) {
       await this.audit.record({
         actor: null,
@@ -58,8 +56,14 @@ export class AuthService {
       throw new HookhubError(ErrorCode.InvalidCredentials, INVALID_CREDENTIALS);
     }
     const now = this.clock.now();
-    await this.users.update({ id: user.id }, { lastLoginAt: now });
-    const principal: Principal = { type: 'user', userId: user.id, username: user.username, role: user.role, scopes: null };
+    await this.users.setLastLogin(user.id, now);
+    const principal: Principal = {
+      type: 'user',
+      userId: user.id,
+      username: user.username,
+      role: user.role,
+      scopes: null,
+    };
     await this.audit.record({ actor: principal, action: 'auth.login', targetType: 'user', targetId: user.id, origin });
     const ttl = this.config.auth.jwtTtlSeconds;
     const claims = { sub: user.id, role: user.role, typ: 'access', pv: user.passwordChangedAt.getTime() };
@@ -80,7 +84,7 @@ export class AuthService {
       return null;
     }
     if (claims.typ !== 'access' || typeof claims.sub !== 'string' || !isUuid(claims.sub)) return null;
-    const user = await this.users.findOne({ where: { id: claims.sub } });
+    const user = await this.users.findById(claims.sub);
     if (!user || user.disabled) return null;
     // A password change (or reset) ends every token issued before it, even within the same second.
     if (claims.pv !== user.passwordChangedAt.getTime()) return null;

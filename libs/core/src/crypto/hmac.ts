@@ -3,7 +3,12 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 export type HmacAlgorithm = 'sha1' | 'sha256' | 'sha512';
 export type DigestEncoding = 'hex' | 'base64';
 
-export function hmac(algorithm: HmacAlgorithm, key: string | Buffer, data: string | Buffer, encoding: DigestEncoding): string {
+export function hmac(
+  algorithm: HmacAlgorithm,
+  key: string | Buffer,
+  data: string | Buffer,
+  encoding: DigestEncoding,
+): string {
   return createHmac(algorithm, key).update(data).digest(encoding);
 }
 

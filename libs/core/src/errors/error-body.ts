@@ -22,9 +22,15 @@ export class ErrorBody {
   })
   details?: unknown;
 
-  @ApiProperty({ example: '0f0c3e5e-3c1f-4a51-9d5e-7f7b3c1a9e20', description: 'The request id, also in the X-Request-Id header.' })
+  @ApiProperty({
+    example: '0f0c3e5e-3c1f-4a51-9d5e-7f7b3c1a9e20',
+    description: 'The request id, also in the X-Request-Id header.',
+  })
   requestId!: string;
 
-  @ApiPropertyOptional({ example: 'b1d2...', description: 'Present on 500 errors: quote it when reporting the problem.' })
+  @ApiPropertyOptional({
+    example: 'b1d2...',
+    description: 'Present on 500 errors: quote it when reporting the problem.',
+  })
   errorId?: string;
 }

@@ -95,9 +95,18 @@ export const STORE_RETRY_AFTER_SECONDS = 5;
 /** Postgres SQLSTATEs that mean "the server is not there right now", not "this query is wrong". */
 const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3]|53300)$/;
 /** Socket errors of a connection to the store. */
-const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN']);
+const UNAVAILABLE_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
 /** What the pg driver and its pool say when a connection is gone or cannot be had. */
-const UNAVAILABLE_MESSAGE = /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable|Client was closed|Connection is not established|the database system is (shutting down|starting up|in recovery mode)/i;
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable|Client was closed|Connection is not established|the database system is (shutting down|starting up|in recovery mode)/i;
 
 /**
  * Whether `err` says the store (Postgres) cannot be reached or is restarting, rather than that a statement

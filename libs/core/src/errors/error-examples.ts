@@ -41,20 +41,52 @@ const STATUS_DEFAULTS: Record<number, StatusDefaults> = {
     message: 'Authentication required: send Authorization: Bearer <token or API key>, or X-API-Key',
     description: 'Missing, invalid or expired credentials',
   },
-  403: { code: ErrorCode.Forbidden, message: 'This needs the admin role; you have viewer', description: 'The caller lacks the role or scope this needs' },
-  404: { code: ErrorCode.NotFound, message: 'User 7c9e6679-7425-40de-944b-e07fc1f90ae7 not found', description: 'Not found' },
-  405: { code: ErrorCode.MethodNotAllowed, message: 'Method GET is not allowed; use POST', description: 'Method not allowed (see Allow)' },
-  408: { code: ErrorCode.RequestTimeout, message: 'The request was not received in time', description: 'The request was not received in time' },
-  409: { code: ErrorCode.Conflict, message: 'A user named "alice" already exists', description: 'Conflicts with the current state' },
-  413: { code: ErrorCode.PayloadTooLarge, message: 'The body is larger than 1048576 bytes', description: 'The body is over the limit' },
-  415: { code: ErrorCode.UnsupportedMediaType, message: 'The admin API accepts application/json bodies only', description: 'The body is not JSON' },
+  403: {
+    code: ErrorCode.Forbidden,
+    message: 'This needs the admin role; you have viewer',
+    description: 'The caller lacks the role or scope this needs',
+  },
+  404: {
+    code: ErrorCode.NotFound,
+    message: 'User 7c9e6679-7425-40de-944b-e07fc1f90ae7 not found',
+    description: 'Not found',
+  },
+  405: {
+    code: ErrorCode.MethodNotAllowed,
+    message: 'Method GET is not allowed; use POST',
+    description: 'Method not allowed (see Allow)',
+  },
+  408: {
+    code: ErrorCode.RequestTimeout,
+    message: 'The request was not received in time',
+    description: 'The request was not received in time',
+  },
+  409: {
+    code: ErrorCode.Conflict,
+    message: 'A user named "alice" already exists',
+    description: 'Conflicts with the current state',
+  },
+  413: {
+    code: ErrorCode.PayloadTooLarge,
+    message: 'The body is larger than 1048576 bytes',
+    description: 'The body is over the limit',
+  },
+  415: {
+    code: ErrorCode.UnsupportedMediaType,
+    message: 'The admin API accepts application/json bodies only',
+    description: 'The body is not JSON',
+  },
   429: {
     code: ErrorCode.RateLimited,
-    message: 'Too many login attempts from this address; try again later',
+    message: 'Over the limit of 6000 API requests in 60 seconds; try again later',
     details: { retry_after_seconds: 60 },
     description: 'Over the rate limit; see Retry-After',
   },
-  431: { code: ErrorCode.HeadersTooLarge, message: 'The request headers are larger than the server accepts', description: 'The request headers are too large' },
+  431: {
+    code: ErrorCode.HeadersTooLarge,
+    message: 'The request headers are larger than the server accepts',
+    description: 'The request headers are too large',
+  },
   500: {
     code: ErrorCode.Internal,
     message: `An unexpected error occurred; quote error id ${EXAMPLE_ERROR_ID} when reporting it`,
@@ -84,7 +116,8 @@ export function errorExample(status: number, options: ErrorExampleOptions = {}):
   const defaults = STATUS_DEFAULTS[status];
   const code = options.code ?? defaults?.code ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.BadRequest);
   // The default details go with the default code and message only.
-  const details = options.details ?? (options.code === undefined && options.message === undefined ? defaults?.details : undefined);
+  const details =
+    options.details ?? (options.code === undefined && options.message === undefined ? defaults?.details : undefined);
   return {
     statusCode: status,
     error: STATUS_CODES[status] ?? 'Error',
@@ -102,14 +135,24 @@ export function errorExample(status: number, options: ErrorExampleOptions = {}):
  * (Not named `Api...Response`: the Swagger CLI plugin takes such a decorator for a success response and would
  * drop the 200/201 it infers from the handler's return type.)
  */
-export function ApiErrorExample(status: number, options: ErrorExampleOptions & { description?: string } = {}): MethodDecorator & ClassDecorator {
+export function ApiErrorExample(
+  status: number,
+  options: ErrorExampleOptions & { description?: string } = {},
+): MethodDecorator & ClassDecorator {
   const { description, ...example } = options;
-  return ApiResponse({ status, description: description ?? STATUS_DEFAULTS[status]?.description, type: ErrorBody, example: errorExample(status, example) });
+  return ApiResponse({
+    status,
+    description: description ?? STATUS_DEFAULTS[status]?.description,
+    type: ErrorBody,
+    example: errorExample(status, example),
+  });
 }
 
 export interface ErrorResponsesOptions {
   /** Whether an operation reads or writes the store, and so may answer 503 `store_unavailable`. */
   storeBacked?: (path: string, method: string) => boolean;
+  /** Whether an operation is rate limited, and so may answer 429 `rate_limited`. */
+  throttled?: (path: string, method: string) => boolean;
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
@@ -133,20 +176,24 @@ function describeError(status: number, response: ResponseObject): void {
   response.content = {
     'application/json': {
       schema: media.schema ?? { $ref: getSchemaPath(ErrorBody) },
-      ...(keepExamples ? { examples: media.examples } : { example: isExampleOf(media.example, status) ? media.example : errorExample(status) }),
+      ...(keepExamples
+        ? { examples: media.examples }
+        : { example: isExampleOf(media.example, status) ? media.example : errorExample(status) }),
     },
   };
   response.description ||= STATUS_DEFAULTS[status]?.description ?? STATUS_CODES[status] ?? 'Error';
-  if ((status === 429 || status === 503) && !response.headers?.['Retry-After']) response.headers = { ...response.headers, 'Retry-After': retryAfter(status) };
+  if ((status === 429 || status === 503) && !response.headers?.['Retry-After'])
+    response.headers = { ...response.headers, 'Retry-After': retryAfter(status) };
 }
 
-function completeOperation(operation: OperationObject, storeBacked: boolean): void {
+function completeOperation(operation: OperationObject, storeBacked: boolean, throttled: boolean): void {
   const responses = operation.responses;
   // The global guard answers 401 and 403 on every endpoint that needs credentials.
   if (operation.security?.some((requirement) => Object.keys(requirement).length > 0)) {
     responses['401'] ??= { description: STATUS_DEFAULTS[401].description };
     responses['403'] ??= { description: STATUS_DEFAULTS[403].description };
   }
+  if (throttled) responses['429'] ??= { description: STATUS_DEFAULTS[429].description };
   if (storeBacked) responses['503'] ??= { description: STATUS_DEFAULTS[503].description };
   for (const [key, response] of Object.entries(responses)) {
     if (!response || '$ref' in response) continue;
@@ -162,14 +209,20 @@ function completeOperation(operation: OperationObject, storeBacked: boolean): vo
 
 /**
  * Completes the error responses of a generated OpenAPI document: each gets an `ErrorBody` example of its own
- * status (the schema's property examples are a 400's), secured operations get 401 and 403, store-backed ones
- * 503 `store_unavailable` with Retry-After, and every 204 says "No content" without a body.
+ * status (the schema's property examples are a 400's), secured operations get 401 and 403, throttled ones 429
+ * `rate_limited` and store-backed ones 503 `store_unavailable` (both with Retry-After), and every 204 says
+ * "No content" without a body.
  */
 export function documentErrorResponses(document: OpenAPIObject, options: ErrorResponsesOptions = {}): void {
   for (const [path, item] of Object.entries(document.paths) as Array<[string, PathItemObject]>) {
     for (const method of METHODS) {
       const operation = item[method];
-      if (operation) completeOperation(operation, options.storeBacked?.(path, method) ?? false);
+      if (operation)
+        completeOperation(
+          operation,
+          options.storeBacked?.(path, method) ?? false,
+          options.throttled?.(path, method) ?? false,
+        );
     }
   }
 }

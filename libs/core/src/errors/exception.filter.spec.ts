@@ -42,7 +42,12 @@ describe('HookhubExceptionFilter', () => {
     const err = new Error('connection to 10.0.0.5 refused; password=hunter2');
     filter.catch(err, fakeHost(sent));
     expect(sent.status).toBe(500);
-    expect(sent.body).toMatchObject({ statusCode: 500, code: 'internal_error', requestId: 'req-1', errorId: expect.any(String) });
+    expect(sent.body).toMatchObject({
+      statusCode: 500,
+      code: 'internal_error',
+      requestId: 'req-1',
+      errorId: expect.any(String),
+    });
     expect(sent.body!.message).toContain(String(sent.body!.errorId));
     const text = JSON.stringify(sent.body);
     expect(text).not.toContain('hunter2');
@@ -52,7 +57,10 @@ describe('HookhubExceptionFilter', () => {
 
   it('answers a domain error with its status, code, details and headers', () => {
     const sent: Sent = { headers: {} };
-    filter.catch(new HookhubError(ErrorCode.RateLimited, 'slow down', { retry_after_seconds: 7 }, { 'Retry-After': '7' }), fakeHost(sent));
+    filter.catch(
+      new HookhubError(ErrorCode.RateLimited, 'slow down', { retry_after_seconds: 7 }, { 'Retry-After': '7' }),
+      fakeHost(sent),
+    );
     expect(sent.status).toBe(429);
     expect(sent.headers['retry-after']).toBe('7');
     expect(sent.body).toEqual({

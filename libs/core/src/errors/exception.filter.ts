@@ -29,9 +29,21 @@ const STATUS_CODE_NAMES: Record<number, ErrorCode> = {
 /** Fastify's own client errors (body parsing, limits, content types) that must be 4xx, never 500. */
 const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; message: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: ErrorCode.PayloadTooLarge, message: 'Request body is too large' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: ErrorCode.UnsupportedMediaType, message: 'Unsupported content type' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: ErrorCode.BadRequest, message: 'Content-Length does not match the body' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: ErrorCode.BadRequest, message: 'Body cannot be empty when Content-Type is application/json' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: ErrorCode.UnsupportedMediaType,
+    message: 'Unsupported content type',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    code: ErrorCode.BadRequest,
+    message: 'Content-Length does not match the body',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    status: 400,
+    code: ErrorCode.BadRequest,
+    message: 'Body cannot be empty when Content-Type is application/json',
+  },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: ErrorCode.BadRequest, message: 'Malformed JSON body' },
 };
 
@@ -65,7 +77,14 @@ export function mapException(exception: unknown): Mapped | undefined {
       }
       if (response.details !== undefined) details = response.details;
     }
-    if (status === 503) return { status, code: code ?? ErrorCode.Unavailable, message, details, headers: { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) } };
+    if (status === 503)
+      return {
+        status,
+        code: code ?? ErrorCode.Unavailable,
+        message,
+        details,
+        headers: { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) },
+      };
     if (status >= 500) return undefined;
     if (status === 404 && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)/.test(message)) {
       message = `Route not found: ${message.replace(/^Cannot /, '')}`;
@@ -92,7 +111,8 @@ export function mapException(exception: unknown): Mapped | undefined {
       return { status: 400, code: ErrorCode.BadRequest, message: 'Malformed JSON body' };
     }
     if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
-      const message = typeof exception.message === 'string' ? exception.message : STATUS_CODES[statusCode] ?? 'Bad request';
+      const message =
+        typeof exception.message === 'string' ? exception.message : (STATUS_CODES[statusCode] ?? 'Bad request');
       return { status: statusCode, code: STATUS_CODE_NAMES[statusCode] ?? ErrorCode.BadRequest, message };
     }
   }
@@ -107,12 +127,18 @@ let storeWarnedAt = 0;
  * headers it needs. Unknown errors become a 500 with an error id; their stack goes to the log only. Used by
  * the exception filter and by the handler of errors Fastify raises before routing (a malformed URL).
  */
-export function errorResponse(exception: unknown, requestId: string): { body: ErrorBody; headers?: Record<string, string> } {
+export function errorResponse(
+  exception: unknown,
+  requestId: string,
+): { body: ErrorBody; headers?: Record<string, string> } {
   const mapped = mapException(exception);
   if (mapped?.code === ErrorCode.StoreUnavailable && Date.now() - storeWarnedAt > 5000) {
     // One line every few seconds while the store is down, not one per request.
     storeWarnedAt = Date.now();
-    logger.warn({ requestId }, `answering 503: the store does not answer (${exception instanceof Error ? exception.message : String(exception)})`);
+    logger.warn(
+      { requestId },
+      `answering 503: the store does not answer (${exception instanceof Error ? exception.message : String(exception)})`,
+    );
   }
   if (mapped) {
     return {

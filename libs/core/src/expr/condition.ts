@@ -34,7 +34,18 @@ export interface ConditionObject {
   lt?: number | string;
 }
 
-export const CONDITION_OPERATORS = ['eq', 'neq', 'in', 'exists', 'prefix', 'suffix', 'glob', 'regex', 'gt', 'lt'] as const;
+export const CONDITION_OPERATORS = [
+  'eq',
+  'neq',
+  'in',
+  'exists',
+  'prefix',
+  'suffix',
+  'glob',
+  'regex',
+  'gt',
+  'lt',
+] as const;
 export type ConditionOperator = (typeof CONDITION_OPERATORS)[number];
 export const MAX_REGEX_LENGTH = 256;
 /** A longer value does not match a regex or glob (linear time, but still bounded work per test). */
@@ -79,12 +90,16 @@ function deepEqual(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
   const ka = Object.keys(a);
   const kb = Object.keys(b as object);
-  return ka.length === kb.length && ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return (
+    ka.length === kb.length &&
+    ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+  );
 }
 
 function compare(value: unknown, bound: number | string, op: 'gt' | 'lt'): boolean {
   if (typeof bound === 'number') {
-    const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+    const n =
+      typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
     if (Number.isNaN(n)) return false;
     return op === 'gt' ? n > bound : n < bound;
   }
@@ -96,14 +111,18 @@ function compare(value: unknown, bound: number | string, op: 'gt' | 'lt'): boole
  * Validates and compiles a condition once; the result is a plain function. Throws {@link ConditionError}
  * naming where the condition breaks the grammar.
  */
-export function compileCondition(condition: unknown, options: ConditionOptions = {}): (ctx: unknown) => ConditionResult {
+export function compileCondition(
+  condition: unknown,
+  options: ConditionOptions = {},
+): (ctx: unknown) => ConditionResult {
   let nodes = 0;
   const compile = (node: unknown, at: string, depth: number): Compiled => {
     if (++nodes > MAX_NODES) throw new ConditionError(at, `a condition may have at most ${MAX_NODES} parts`);
     if (depth > MAX_DEPTH) throw new ConditionError(at, `a condition may nest at most ${MAX_DEPTH} levels`);
     if (node === true || node === undefined || node === null) return () => ({ matched: true });
     if (node === false) return () => ({ matched: false, failed: `${at || 'condition'} is false` });
-    if (typeof node !== 'object' || Array.isArray(node)) throw new ConditionError(at, 'a condition must be an object or true');
+    if (typeof node !== 'object' || Array.isArray(node))
+      throw new ConditionError(at, 'a condition must be an object or true');
     const obj = node as Record<string, unknown>;
     const keys = Object.keys(obj);
     if (keys.length === 0) return () => ({ matched: true });
@@ -112,7 +131,8 @@ export function compileCondition(condition: unknown, options: ConditionOptions =
       const kind = 'and' in obj ? 'and' : 'or';
       if (keys.length !== 1) throw new ConditionError(at, `"${kind}" must be the only key of its object`);
       const list = obj[kind];
-      if (!Array.isArray(list) || list.length === 0) throw new ConditionError(`${prefix}${kind}`, 'must be a non-empty array');
+      if (!Array.isArray(list) || list.length === 0)
+        throw new ConditionError(`${prefix}${kind}`, 'must be a non-empty array');
       const parts = list.map((c, i) => compile(c, `${prefix}${kind}.${i}`, depth + 1));
       if (kind === 'and') {
         return (ctx) => {
@@ -136,9 +156,11 @@ export function compileCondition(condition: unknown, options: ConditionOptions =
     if ('not' in obj) {
       if (keys.length !== 1) throw new ConditionError(at, '"not" must be the only key of its object');
       const inner = compile(obj.not, `${prefix}not`, depth + 1);
-      return (ctx) => (inner(ctx).matched ? { matched: false, failed: `not(${at || 'condition'}) matched` } : { matched: true });
+      return (ctx) =>
+        inner(ctx).matched ? { matched: false, failed: `not(${at || 'condition'}) matched` } : { matched: true };
     }
-    if (typeof obj.path !== 'string') throw new ConditionError(at, 'a test needs "path" (a dot path such as body.ref) and one operator');
+    if (typeof obj.path !== 'string')
+      throw new ConditionError(at, 'a test needs "path" (a dot path such as body.ref) and one operator');
     let segments: string[];
     try {
       segments = parsePath(obj.path);
@@ -146,20 +168,29 @@ export function compileCondition(condition: unknown, options: ConditionOptions =
       throw new ConditionError(`${prefix}path`, (err as PathError).message);
     }
     if (options.roots && !options.roots.includes(segments[0])) {
-      throw new ConditionError(`${prefix}path`, `"${obj.path}" must start with one of ${options.roots.join(', ')} (e.g. "${options.roots[1] ?? options.roots[0]}.${obj.path}")`);
+      throw new ConditionError(
+        `${prefix}path`,
+        `"${obj.path}" must start with one of ${options.roots.join(', ')} (e.g. "${options.roots[1] ?? options.roots[0]}.${obj.path}")`,
+      );
     }
     const ops = keys.filter((k) => k !== 'path');
     const unknown = ops.filter((k) => !(CONDITION_OPERATORS as readonly string[]).includes(k));
-    if (unknown.length) throw new ConditionError(at, `unknown operator "${unknown[0]}" (use one of ${CONDITION_OPERATORS.join(', ')})`);
+    if (unknown.length)
+      throw new ConditionError(at, `unknown operator "${unknown[0]}" (use one of ${CONDITION_OPERATORS.join(', ')})`);
     if (ops.length !== 1) throw new ConditionError(at, 'a test needs exactly one operator');
     const op = ops[0] as ConditionOperator;
     const arg = obj[op];
     const path = obj.path;
-    const fail = (value: unknown): ConditionResult => ({ matched: false, failed: `${path} ${op} ${show(arg)} was ${show(value)}` });
-    const test = (check: (value: unknown) => boolean): Compiled => (ctx) => {
-      const value = readPath(ctx, segments);
-      return check(value) ? { matched: true } : fail(value);
-    };
+    const fail = (value: unknown): ConditionResult => ({
+      matched: false,
+      failed: `${path} ${op} ${show(arg)} was ${show(value)}`,
+    });
+    const test =
+      (check: (value: unknown) => boolean): Compiled =>
+      (ctx) => {
+        const value = readPath(ctx, segments);
+        return check(value) ? { matched: true } : fail(value);
+      };
     switch (op) {
       case 'eq':
         return test((v) => deepEqual(v, arg));
@@ -177,12 +208,14 @@ export function compileCondition(condition: unknown, options: ConditionOptions =
         return test((v) => typeof v === 'string' && (op === 'prefix' ? v.startsWith(arg) : v.endsWith(arg)));
       }
       case 'glob': {
-        if (typeof arg !== 'string' || arg.length > MAX_REGEX_LENGTH) throw new ConditionError(`${prefix}glob`, `must be a string of at most ${MAX_REGEX_LENGTH} characters`);
+        if (typeof arg !== 'string' || arg.length > MAX_REGEX_LENGTH)
+          throw new ConditionError(`${prefix}glob`, `must be a string of at most ${MAX_REGEX_LENGTH} characters`);
         const re = globMatcher(arg);
         return test((v) => typeof v === 'string' && v.length <= MAX_REGEX_INPUT && re.testExact(v));
       }
       case 'regex': {
-        if (typeof arg !== 'string' || arg.length > MAX_REGEX_LENGTH) throw new ConditionError(`${prefix}regex`, `must be a string of at most ${MAX_REGEX_LENGTH} characters`);
+        if (typeof arg !== 'string' || arg.length > MAX_REGEX_LENGTH)
+          throw new ConditionError(`${prefix}regex`, `must be a string of at most ${MAX_REGEX_LENGTH} characters`);
         let re: LinearRegExp;
         try {
           re = linearRegExp(arg);
@@ -191,13 +224,19 @@ export function compileCondition(condition: unknown, options: ConditionOptions =
           throw new ConditionError(`${prefix}regex`, `is not a valid regular expression: ${err.message}`);
         }
         return test((value) => {
-          const input = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+          const input =
+            typeof value === 'string'
+              ? value
+              : typeof value === 'number' || typeof value === 'boolean'
+                ? String(value)
+                : undefined;
           return input !== undefined && input.length <= MAX_REGEX_INPUT && re.test(input);
         });
       }
       case 'gt':
       case 'lt': {
-        if (typeof arg !== 'number' && typeof arg !== 'string') throw new ConditionError(`${prefix}${op}`, 'must be a number or a string');
+        if (typeof arg !== 'number' && typeof arg !== 'string')
+          throw new ConditionError(`${prefix}${op}`, 'must be a number or a string');
         return test((v) => compare(v, arg, op));
       }
     }

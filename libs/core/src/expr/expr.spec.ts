@@ -5,7 +5,14 @@ import { TemplateError, compileTemplate, renderArgs, renderEnv } from './templat
 const ctx = {
   event: 'push',
   headers: { 'x-github-event': 'push' },
-  body: { ref: 'refs/heads/main', size: 3, tags: ['a', 'b'], repository: { full_name: 'acme/api' }, args: ['-a', '--volumes'], n: null },
+  body: {
+    ref: 'refs/heads/main',
+    size: 3,
+    tags: ['a', 'b'],
+    repository: { full_name: 'acme/api' },
+    args: ['-a', '--volumes'],
+    n: null,
+  },
 };
 
 describe('dot paths', () => {
@@ -42,16 +49,42 @@ describe('conditions', () => {
   });
 
   it('combines with and, or, not, and treats true and {} as always', () => {
-    expect(matches({ and: [{ path: 'event', eq: 'push' }, { path: 'body.ref', eq: 'refs/heads/main' }] })).toBe(true);
-    expect(matches({ and: [{ path: 'event', eq: 'push' }, { path: 'body.ref', eq: 'refs/heads/dev' }] })).toBe(false);
-    expect(matches({ or: [{ path: 'event', eq: 'tag' }, { path: 'body.size', gt: 1 }] })).toBe(true);
+    expect(
+      matches({
+        and: [
+          { path: 'event', eq: 'push' },
+          { path: 'body.ref', eq: 'refs/heads/main' },
+        ],
+      }),
+    ).toBe(true);
+    expect(
+      matches({
+        and: [
+          { path: 'event', eq: 'push' },
+          { path: 'body.ref', eq: 'refs/heads/dev' },
+        ],
+      }),
+    ).toBe(false);
+    expect(
+      matches({
+        or: [
+          { path: 'event', eq: 'tag' },
+          { path: 'body.size', gt: 1 },
+        ],
+      }),
+    ).toBe(true);
     expect(matches({ not: { path: 'event', eq: 'push' } })).toBe(false);
     expect(matches(true)).toBe(true);
     expect(matches({})).toBe(true);
   });
 
   it('explains the first failing test', () => {
-    const r = compileCondition({ and: [{ path: 'event', eq: 'push' }, { path: 'body.ref', eq: 'refs/heads/dev' }] })(ctx);
+    const r = compileCondition({
+      and: [
+        { path: 'event', eq: 'push' },
+        { path: 'body.ref', eq: 'refs/heads/dev' },
+      ],
+    })(ctx);
     expect(r).toEqual({ matched: false, failed: 'body.ref eq "refs/heads/dev" was "refs/heads/main"' });
     expect(compileCondition({ path: 'body.nope', exists: true })(ctx).failed).toBe('body.nope exists true was missing');
   });
@@ -76,11 +109,16 @@ describe('conditions', () => {
     const evil = compileCondition({ path: 'body.s', regex: '^(a+)+$' });
     // With a backtracking engine, 29 characters took 7.5 s; RE2 answers in linear time. No timing
     // assertion: the call returning at all (Jest's timeout would fail it otherwise) is the proof.
-    expect(evil({ body: { s: 'a'.repeat(60_000) + '!' } })).toEqual({ matched: false, failed: expect.stringContaining('regex') });
+    expect(evil({ body: { s: 'a'.repeat(60_000) + '!' } })).toEqual({
+      matched: false,
+      failed: expect.stringContaining('regex'),
+    });
     expect(evil({ body: { s: 'a'.repeat(60_000) } }).matched).toBe(true);
     // Longer than 64 KiB: no match, rather than a verdict on a truncated value.
     expect(evil({ body: { s: 'a'.repeat(70_000) } }).matched).toBe(false);
-    expect(compileCondition({ path: 'body.s', glob: '*a*a*a*a*a*b' })({ body: { s: 'a'.repeat(10_000) } }).matched).toBe(false);
+    expect(
+      compileCondition({ path: 'body.s', glob: '*a*a*a*a*a*b' })({ body: { s: 'a'.repeat(10_000) } }).matched,
+    ).toBe(false);
   });
 
   it('refuses what RE2 cannot run in linear time (lookaround, backreferences) when the condition is saved', () => {
@@ -89,7 +127,9 @@ describe('conditions', () => {
   });
 
   it('refuses paths outside the context when the roots are given', () => {
-    expect(conditionProblem({ path: 'ref', eq: 'x' }, { roots: TRIGGER_ROOTS })).toContain('must start with one of event, body, headers, query, source');
+    expect(conditionProblem({ path: 'ref', eq: 'x' }, { roots: TRIGGER_ROOTS })).toContain(
+      'must start with one of event, body, headers, query, source',
+    );
     expect(conditionProblem({ path: 'body.ref', eq: 'x' }, { roots: TRIGGER_ROOTS })).toBeNull();
     expect(conditionProblem({ path: 'ref', eq: 'x' })).toBeNull();
   });
@@ -102,7 +142,10 @@ describe('templates', () => {
   it('renders placeholders and spreads an array given alone', () => {
     const args = ['--ref={{body.ref}}', '{{headers.x-github-event}}'].map(arg);
     expect(renderArgs(args, ctx)).toEqual(['--ref=refs/heads/main', 'push']);
-    expect(renderArgs([arg({ template: '{{body.args}}', pattern: '^-{1,2}[a-z]+$' })], ctx)).toEqual(['-a', '--volumes']);
+    expect(renderArgs([arg({ template: '{{body.args}}', pattern: '^-{1,2}[a-z]+$' })], ctx)).toEqual([
+      '-a',
+      '--volumes',
+    ]);
   });
 
   it('refuses a value that does not match the declared pattern instead of passing it through', () => {
@@ -138,7 +181,9 @@ describe('templates', () => {
     expect(() => arg('{{__proto__}}')).toThrow(TemplateError);
     expect(() => arg({ template: 'x', pattern: '(' })).toThrow(/not valid/);
     expect(() => arg({ template: 'x', pattern: '^(?!-)' })).toThrow(/no lookahead/);
-    expect(() => compileTemplate('{{ref}}', { kind: 'arg', roots: TRIGGER_ROOTS })).toThrow(/starts with one of event, body/);
+    expect(() => compileTemplate('{{ref}}', { kind: 'arg', roots: TRIGGER_ROOTS })).toThrow(
+      /starts with one of event, body/,
+    );
   });
 
   it('renders env values as single strings', () => {

@@ -21,13 +21,15 @@ export class PathError extends Error {
  */
 export function parsePath(path: string): string[] {
   if (typeof path !== 'string' || path.length === 0) throw new PathError(String(path), 'it is empty');
-  if (path.length > MAX_PATH_LENGTH) throw new PathError(path.slice(0, 40) + '...', `it is longer than ${MAX_PATH_LENGTH} characters`);
+  if (path.length > MAX_PATH_LENGTH)
+    throw new PathError(path.slice(0, 40) + '...', `it is longer than ${MAX_PATH_LENGTH} characters`);
   const segments = path.split('.');
   if (segments.length > MAX_PATH_DEPTH) throw new PathError(path, `it is deeper than ${MAX_PATH_DEPTH} segments`);
   for (const segment of segments) {
     if (!segment) throw new PathError(path, 'it has an empty segment');
     if (FORBIDDEN.has(segment)) throw new PathError(path, `"${segment}" is not allowed`);
-    if (!SEGMENT.test(segment)) throw new PathError(path, `"${segment}" has characters other than letters, digits, _ - $ @`);
+    if (!SEGMENT.test(segment))
+      throw new PathError(path, `"${segment}" has characters other than letters, digits, _ - $ @`);
   }
   return segments;
 }

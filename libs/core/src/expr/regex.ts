@@ -58,4 +58,6 @@ export function globMatcher(glob: string): LinearRegExp {
 type AjvRegExpEngine = ((pattern: string, flags: string) => { test: (input: string) => boolean }) & { code: string };
 
 /** Ajv's `code.regExp`: JSON Schema `pattern` and `patternProperties` on RE2. */
-export const ajvLinearRegExp: AjvRegExpEngine = Object.assign((pattern: string) => linearRegExp(pattern), { code: 'linearRegExp' });
+export const ajvLinearRegExp: AjvRegExpEngine = Object.assign((pattern: string) => linearRegExp(pattern), {
+  code: 'linearRegExp',
+});

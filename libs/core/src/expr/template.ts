@@ -52,7 +52,9 @@ function scalar(value: unknown, placeholder: string): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (value === undefined || value === null) throw new TemplateError(`{{${placeholder}}} has no value in this trigger`);
-  throw new TemplateError(`{{${placeholder}}} is an object; only strings, numbers and booleans (or an array spread alone) can be used`);
+  throw new TemplateError(
+    `{{${placeholder}}} is an object; only strings, numbers and booleans (or an array spread alone) can be used`,
+  );
 }
 
 function shown(value: string): string {
@@ -73,10 +75,14 @@ function defaultValueProblem(value: string, kind: TemplateKind): string | null {
 export function compileTemplate(input: TemplateInput, options: TemplateOptions): CompiledTemplate {
   const spec: TemplateSpec = typeof input === 'string' ? { template: input } : input;
   if (typeof spec.template !== 'string') throw new TemplateError('a template must be a string');
-  if (spec.template.length > MAX_VALUE_LENGTH) throw new TemplateError(`a template may be at most ${MAX_VALUE_LENGTH} characters`);
+  if (spec.template.length > MAX_VALUE_LENGTH)
+    throw new TemplateError(`a template may be at most ${MAX_VALUE_LENGTH} characters`);
   let pattern: LinearRegExp | null = null;
   if (spec.pattern !== undefined) {
-    if (typeof spec.pattern !== 'string' || spec.pattern.length > 256) throw new TemplateError(`pattern ${JSON.stringify(spec.pattern)} is not valid: a string of at most 256 characters`);
+    if (typeof spec.pattern !== 'string' || spec.pattern.length > 256)
+      throw new TemplateError(
+        `pattern ${JSON.stringify(spec.pattern)} is not valid: a string of at most 256 characters`,
+      );
     try {
       pattern = linearRegExp(spec.pattern);
     } catch (err) {
@@ -93,7 +99,9 @@ export function compileTemplate(input: TemplateInput, options: TemplateOptions):
       throw new TemplateError(`{{${match[1]}}}: ${(err as Error).message}`);
     }
     if (options.roots && !options.roots.includes(segments[0])) {
-      throw new TemplateError(`{{${match[1]}}}: a placeholder starts with one of ${options.roots.join(', ')} (e.g. {{body.${match[1]}}})`);
+      throw new TemplateError(
+        `{{${match[1]}}}: a placeholder starts with one of ${options.roots.join(', ')} (e.g. {{body.${match[1]}}})`,
+      );
     }
     paths.set(match[1], segments);
   }
@@ -104,14 +112,17 @@ export function compileTemplate(input: TemplateInput, options: TemplateOptions):
     if (!pattern) {
       const problem = defaultValueProblem(text, options.kind);
       if (problem) {
-        throw new TemplateError(`value ${shown(text)} of {{${placeholder}}} ${problem}; declare a pattern on "${spec.template}" to allow such values`);
+        throw new TemplateError(
+          `value ${shown(text)} of {{${placeholder}}} ${problem}; declare a pattern on "${spec.template}" to allow such values`,
+        );
       }
     }
     return text;
   };
   /** The produced value, checked against the pattern, or against the length limit. */
   const check = (produced: string): string => {
-    if (produced.length > MAX_VALUE_LENGTH) throw new TemplateError(`the value of "${spec.template}" is longer than ${MAX_VALUE_LENGTH} characters`);
+    if (produced.length > MAX_VALUE_LENGTH)
+      throw new TemplateError(`the value of "${spec.template}" is longer than ${MAX_VALUE_LENGTH} characters`);
     if (produced.includes('\u0000')) throw new TemplateError(`the value of "${spec.template}" holds a NUL character`);
     if (pattern && !pattern.testExact(produced)) {
       throw new TemplateError(`value ${shown(produced)} for "${spec.template}" does not match ${spec.pattern}`);
@@ -129,7 +140,9 @@ export function compileTemplate(input: TemplateInput, options: TemplateOptions):
         }
         return [check(value(raw, only[1]))];
       }
-      const text = spec.template.replace(PLACEHOLDER, (_all, path: string) => value(readPath(ctx, paths.get(path) ?? []), path));
+      const text = spec.template.replace(PLACEHOLDER, (_all, path: string) =>
+        value(readPath(ctx, paths.get(path) ?? []), path),
+      );
       return [check(text)];
     },
   };
@@ -145,7 +158,10 @@ export function renderEnv(templates: Readonly<Record<string, CompiledTemplate>>,
   const env: Record<string, string> = {};
   for (const [name, template] of Object.entries(templates)) {
     const values = template.render(ctx);
-    if (values.length !== 1) throw new TemplateError(`env ${name}: "${template.source}" gives ${values.length} values; an env value must be one string`);
+    if (values.length !== 1)
+      throw new TemplateError(
+        `env ${name}: "${template.source}" gives ${values.length} values; an env value must be one string`,
+      );
     env[name] = values[0];
   }
   return env;

@@ -12,7 +12,11 @@ export interface FieldError {
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
   const out: FieldError[] = [];
   for (const error of errors) {
-    const field = parent ? (/^\d+$/.test(error.property) ? `${parent}[${error.property}]` : `${parent}.${error.property}`) : error.property;
+    const field = parent
+      ? /^\d+$/.test(error.property)
+        ? `${parent}[${error.property}]`
+        : `${parent}.${error.property}`
+      : error.property;
     if (error.constraints && Object.keys(error.constraints).length) {
       out.push({ field, errors: Object.values(error.constraints) });
     }
@@ -42,7 +46,6 @@ export function queryBoolean({ value }: { value: unknown }): unknown {
 /** The deepest nesting of objects and arrays the admin API accepts in a body. */
 export const MAX_INPUT_DEPTH = 32;
 
-
 /**
  * What no admin API input may hold, whatever the endpoint: a NUL character (Postgres cannot store it in
  * text or jsonb), a lone UTF-16 surrogate (jsonb refuses it: conditions, filters, schemas and argument lists
@@ -55,16 +58,25 @@ export function inputProblem(value: unknown, root: string): FieldError | null {
   while (stack.length) {
     const { value: v, path, depth } = stack.pop()!;
     if (typeof v === 'string') {
-      if (v.includes('\u0000')) return { field: path, errors: [`${path} holds a NUL character (\\u0000), which cannot be stored`] };
-      if (hasLoneSurrogate(v)) return { field: path, errors: [`${path} holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode and cannot be stored`] };
+      if (v.includes('\u0000'))
+        return { field: path, errors: [`${path} holds a NUL character (\\u0000), which cannot be stored`] };
+      if (hasLoneSurrogate(v))
+        return {
+          field: path,
+          errors: [
+            `${path} holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode and cannot be stored`,
+          ],
+        };
       continue;
     }
     if (v === null || typeof v !== 'object') continue;
-    if (depth >= MAX_INPUT_DEPTH) return { field: path, errors: [`${path} nests deeper than ${MAX_INPUT_DEPTH} levels`] };
+    if (depth >= MAX_INPUT_DEPTH)
+      return { field: path, errors: [`${path} nests deeper than ${MAX_INPUT_DEPTH} levels`] };
     for (const [key, child] of Object.entries(v as Record<string, unknown>)) {
       const childPath = Array.isArray(v) ? `${path}[${key}]` : `${path}.${key}`;
       if (key.includes('\u0000')) return { field: path, errors: [`${path} has a key with a NUL character (\\u0000)`] };
-      if (hasLoneSurrogate(key)) return { field: path, errors: [`${path} has a key with a lone UTF-16 surrogate (\\ud800-\\udfff)`] };
+      if (hasLoneSurrogate(key))
+        return { field: path, errors: [`${path} has a key with a lone UTF-16 surrogate (\\ud800-\\udfff)`] };
       stack.push({ value: child, path: childPath, depth: depth + 1 });
     }
   }
@@ -72,7 +84,8 @@ export function inputProblem(value: unknown, root: string): FieldError | null {
 }
 
 /** `YYYY-MM-DD`, optionally `THH:MM[:SS[.fraction]]` with `Z` or an offset `±HH:MM` / `±HHMM`. */
-const TIMESTAMP_PATTERN = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):?(\d{2}))?)?$/i;
+const TIMESTAMP_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):?(\d{2}))?)?$/i;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /**
@@ -85,8 +98,11 @@ export function isTimestamp(value: unknown): value is string {
   if (typeof value !== 'string') return false;
   const match = TIMESTAMP_PATTERN.exec(value);
   if (!match) return false;
-  const [year, month, day, hour = 0, minute = 0, second = 0, offsetHours = 0, offsetMinutes = 0] = match.slice(1).map((part) => (part === undefined ? undefined : Number(part)));
-  if (year === undefined || month === undefined || day === undefined || year < 1 || month < 1 || month > 12 || day < 1) return false;
+  const [year, month, day, hour = 0, minute = 0, second = 0, offsetHours = 0, offsetMinutes = 0] = match
+    .slice(1)
+    .map((part) => (part === undefined ? undefined : Number(part)));
+  if (year === undefined || month === undefined || day === undefined || year < 1 || month < 1 || month > 12 || day < 1)
+    return false;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1])) return false;
   if (hour > 23 || minute > 59 || second > 59 || offsetHours > 15 || offsetMinutes > 59) return false;
@@ -100,7 +116,10 @@ export function IsTimestamp(options?: ValidationOptions): PropertyDecorator {
       name: 'isTimestamp',
       validator: {
         validate: (value: unknown) => isTimestamp(value),
-        defaultMessage: buildMessage((each) => `${each}$property must be an ISO 8601 time that exists, e.g. 2026-11-23T12:00:00Z`, options),
+        defaultMessage: buildMessage(
+          (each) => `${each}$property must be an ISO 8601 time that exists, e.g. 2026-11-23T12:00:00Z`,
+          options,
+        ),
       },
     },
     options,

@@ -23,7 +23,9 @@ export function closeOnSignals(app: INestApplicationContext, options: ShutdownOp
     }
     closing = true;
     const started = Date.now();
-    logger.log(`${signal}: ${options.name} shutting down: no new work is claimed, running work gets up to ${options.timeoutMs} ms to finish`);
+    logger.log(
+      `${signal}: ${options.name} shutting down: no new work is claimed, running work gets up to ${options.timeoutMs} ms to finish`,
+    );
     setTimeout(() => {
       logger.error(`${options.name}: shutdown took longer than ${options.timeoutMs} ms; exiting`);
       process.exit(1);
@@ -34,7 +36,9 @@ export function closeOnSignals(app: INestApplicationContext, options: ShutdownOp
         process.exit(0);
       },
       (err: unknown) => {
-        logger.error(`${options.name}: shutdown failed after ${Date.now() - started} ms: ${err instanceof Error ? err.message : String(err)}`);
+        logger.error(
+          `${options.name}: shutdown failed after ${Date.now() - started} ms: ${err instanceof Error ? err.message : String(err)}`,
+        );
         process.exit(1);
       },
     );

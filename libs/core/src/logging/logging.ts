@@ -39,7 +39,17 @@ export const REDACT_PATHS = [
 ];
 
 /** Request headers a log line may show. */
-const LOGGED_HEADERS: ReadonlySet<string> = new Set(['host', 'user-agent', 'content-type', 'content-length', 'accept', 'x-request-id', 'x-forwarded-for', 'x-github-event', 'x-gitlab-event']);
+const LOGGED_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'user-agent',
+  'content-type',
+  'content-length',
+  'accept',
+  'x-request-id',
+  'x-forwarded-for',
+  'x-github-event',
+  'x-gitlab-event',
+]);
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -68,11 +78,19 @@ export function loggerParams(config: AppConfig): Params {
       serializers: {
         // Only headers known to hold no credential: a source may read its signature or token from any
         // header it names, so a deny-list could never be complete.
-        req: (req: { id: string; method: string; url: string; headers: Record<string, unknown>; remoteAddress?: string }) => ({
+        req: (req: {
+          id: string;
+          method: string;
+          url: string;
+          headers: Record<string, unknown>;
+          remoteAddress?: string;
+        }) => ({
           id: req.id,
           method: req.method,
           url: req.url,
-          headers: Object.fromEntries(Object.entries(req.headers).filter(([name]) => LOGGED_HEADERS.has(name.toLowerCase()))),
+          headers: Object.fromEntries(
+            Object.entries(req.headers).filter(([name]) => LOGGED_HEADERS.has(name.toLowerCase())),
+          ),
           remoteAddress: req.remoteAddress,
         }),
       },

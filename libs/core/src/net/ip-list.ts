@@ -13,7 +13,8 @@ export function cidrProblem(entry: string): string | null {
   const family = isIP(normalizeIp(address));
   if (!family) return `${entry} is not an IPv4 or IPv6 address`;
   if (prefix !== undefined) {
-    if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128)) return `${entry} has an invalid prefix length`;
+    if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128))
+      return `${entry} has an invalid prefix length`;
   }
   return null;
 }

@@ -15,7 +15,14 @@ export class PageQueryDto {
   // Described by hand: the Swagger plugin reads only `*.dto.ts` files, so without these the lists' `limit`
   // and `cursor` were missing from /docs-json.
   /** How many items to return (1-200). @example 50 */
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT, example: 50, description: 'How many items to return (1-200).' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_PAGE_LIMIT,
+    default: DEFAULT_PAGE_LIMIT,
+    example: 50,
+    description: 'How many items to return (1-200).',
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -24,7 +31,11 @@ export class PageQueryDto {
   limit?: number;
 
   /** The `next_cursor` of the previous page; omit for the first page. */
-  @ApiPropertyOptional({ type: String, maxLength: 512, description: 'The `next_cursor` of the previous page; omit for the first page.' })
+  @ApiPropertyOptional({
+    type: String,
+    maxLength: 512,
+    description: 'The `next_cursor` of the previous page; omit for the first page.',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(512)
@@ -69,7 +80,11 @@ export function containsPattern(text: string): string {
 }
 
 /** Narrows a list to `created_at` in `[from, to)`, the time range every list filter takes. */
-export function createdBetween<E extends ObjectLiteral>(qb: SelectQueryBuilder<E>, alias: string, range: { from?: string; to?: string }): SelectQueryBuilder<E> {
+export function createdBetween<E extends ObjectLiteral>(
+  qb: SelectQueryBuilder<E>,
+  alias: string,
+  range: { from?: string; to?: string },
+): SelectQueryBuilder<E> {
   if (range.from) qb.andWhere(`${alias}.created_at >= :from`, { from: range.from });
   if (range.to) qb.andWhere(`${alias}.created_at < :to`, { to: range.to });
   return qb;

@@ -1,26 +1,32 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { IsTimestamp, PageOf, PageQueryDto } from '@hookhub/core';
-import { VERDICTS, type MatchedRule, type Verdict } from '../entities/receipt.entity';
+import { VERDICTS, type MatchedRule, type Receipt, type Verdict } from '../entities/receipt.entity';
 
 export class ListReceiptsQueryDto extends PageQueryDto {
-  @IsOptional() @IsUUID()
+  @IsOptional()
+  @IsUUID()
   source_id?: string;
 
   @ApiPropertyOptional({ enum: VERDICTS })
-  @IsOptional() @IsIn(VERDICTS)
+  @IsOptional()
+  @IsIn(VERDICTS)
   verdict?: Verdict;
 
   /** @example "push" */
-  @IsOptional() @IsString() @MaxLength(200)
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
   event?: string;
 
   /** Received at or after. @example "2026-11-23T00:00:00Z" */
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   from?: string;
 
   /** Received before. */
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   to?: string;
 }
 
@@ -50,6 +56,27 @@ export class ReceiptDto {
   body_bytes!: number;
   duration_ms!: number;
   created_at!: string;
+}
+
+export function toReceiptDto(r: Receipt): ReceiptDto {
+  return {
+    id: r.id,
+    source_id: r.sourceId,
+    slug: r.slug,
+    delivery_id: r.deliveryId,
+    method: r.method,
+    ip: r.ip,
+    event: r.event,
+    verdict: r.verdict,
+    reason: r.reason,
+    status_code: r.statusCode,
+    matched_rules: r.matchedRules,
+    task_ids: r.taskIds,
+    duplicate_of: r.duplicateOf,
+    body_bytes: r.bodyBytes,
+    duration_ms: Math.round(r.durationMs * 1000) / 1000,
+    created_at: r.createdAt.toISOString(),
+  };
 }
 
 export class ReceiptDetailDto extends ReceiptDto {

@@ -1,17 +1,42 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { Allow, ArrayMaxSize, IsArray, IsBoolean, IsInt, IsObject, IsOptional, IsString, IsUUID, Max, MaxLength, Min, MinLength } from 'class-validator';
+import {
+  Allow,
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
 import { type Condition, IsOmittable, type TemplateInput } from '@hookhub/core';
 import { TEMPLATE_LIST_SCHEMA } from '@hookhub/tasks';
+import type { Rule } from '../entities/rule.entity';
 
-const CONDITION_EXAMPLE = { and: [{ path: 'event', eq: 'push' }, { path: 'body.ref', eq: 'refs/heads/main' }] };
+const CONDITION_EXAMPLE = {
+  and: [
+    { path: 'event', eq: 'push' },
+    { path: 'body.ref', eq: 'refs/heads/main' },
+  ],
+};
 
 export class CreateRuleDto {
   /** @example "push to main deploys" */
-  @IsString() @MinLength(1) @MaxLength(200)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
   name!: string;
 
   /** Order among the source's rules, lowest first (default: after the last). */
-  @IsOmittable() @IsInt() @Min(0) @Max(100_000)
+  @IsOmittable()
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
   position?: number;
 
   /**
@@ -28,15 +53,23 @@ export class CreateRuleDto {
   program_id!: string;
 
   /** Argument templates appended after the program's own. */
-  @ApiPropertyOptional({ ...TEMPLATE_LIST_SCHEMA, example: [{ template: '{{body.ref}}', pattern: '^refs/heads/[A-Za-z0-9._/-]+$' }] })
-  @IsOptional() @IsArray() @ArrayMaxSize(64) @Allow({ each: true })
+  @ApiPropertyOptional({
+    ...TEMPLATE_LIST_SCHEMA,
+    example: [{ template: '{{body.ref}}', pattern: '^refs/heads/[A-Za-z0-9._/-]+$' }],
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(64)
+  @Allow({ each: true })
   args?: TemplateInput[];
 
   /** Env templates; names must be in the program's env allow-list. @example {"GIT_REF": "{{body.ref}}"} */
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   env?: Record<string, TemplateInput>;
 
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   enabled?: boolean;
 }
 
@@ -59,6 +92,22 @@ export class RuleDto {
   updated_at!: string;
 }
 
+export function toRuleDto(r: Rule): RuleDto {
+  return {
+    id: r.id,
+    source_id: r.sourceId,
+    position: r.position,
+    name: r.name,
+    condition: r.condition,
+    program_id: r.programId,
+    args: r.args,
+    env: r.env,
+    enabled: r.enabled,
+    created_at: r.createdAt.toISOString(),
+    updated_at: r.updatedAt.toISOString(),
+  };
+}
+
 export class RuleListDto {
   @ApiProperty({ type: () => [RuleDto] })
   items!: RuleDto[];
@@ -73,11 +122,13 @@ export class RuleTestRequestDto {
   body?: unknown;
 
   /** Request headers. @example {"X-GitHub-Event": "push"} */
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   headers?: Record<string, string>;
 
   /** Query parameters. */
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   query?: Record<string, string>;
 }
 

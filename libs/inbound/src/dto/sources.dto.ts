@@ -1,11 +1,25 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateNested,
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateNested,
 } from 'class-validator';
 import { IsOmittable, IsTimestamp, PageOf, PageQueryDto } from '@hookhub/core';
-import { VERIFICATION_SCHEMES, type VerificationScheme } from '../verifiers';
-import type { DedupMode, Dispatch, MatchMode, ResponseMode } from '../entities/source.entity';
+import { VERIFICATION_SCHEMES, VERIFIERS, type VerificationScheme } from '../verifiers';
+import type { DedupMode, Dispatch, MatchMode, ResponseMode, Source } from '../entities/source.entity';
 
 export class VerificationOptionsDto {
   /** hmac / token: header carrying the signature or token. @example "X-Signature" */
@@ -65,31 +79,54 @@ export class CreateSourceDto {
   secrets?: string[];
 
   /** Allowed client addresses or CIDRs (IPv4 and IPv6); empty allows every address. @example ["192.168.1.0/24", "10.0.0.1"] */
-  @IsOmittable() @IsArray() @ArrayMaxSize(256) @IsString({ each: true })
+  @IsOmittable()
+  @IsArray()
+  @ArrayMaxSize(256)
+  @IsString({ each: true })
   ip_allow?: string[];
 
   /** Requests a minute (default 100). @example 100 */
-  @IsOmittable() @IsInt() @Min(1) @Max(1_000_000)
+  @IsOmittable()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
   rate_limit?: number;
 
   /** Largest body in bytes (default 1 MiB). @example 1048576 */
-  @IsOmittable() @IsInt() @Min(1) @Max(1024 * 1024 * 1024)
+  @IsOmittable()
+  @IsInt()
+  @Min(1)
+  @Max(1024 * 1024 * 1024)
   body_limit?: number;
 
   /** Allowed methods (default POST). @example ["POST"] */
-  @IsOptional() @IsArray() @ArrayMinSize(1) @IsIn(['POST', 'PUT', 'PATCH', 'GET', 'DELETE'], { each: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @IsIn(['POST', 'PUT', 'PATCH', 'GET', 'DELETE'], { each: true })
   methods?: string[];
 
   /** Allowed content types (default application/json). @example ["application/json"] */
-  @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(16) @IsString({ each: true }) @Matches(/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+*-]+$/, { each: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(16)
+  @IsString({ each: true })
+  @Matches(/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+*-]+$/, { each: true })
   content_types?: string[];
 
   /** Seconds a signed timestamp may differ from now (default 300). */
-  @IsOmittable() @IsInt() @Min(1) @Max(86_400)
+  @IsOmittable()
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
   replay_window_seconds?: number;
 
   /** Seconds a delivery id (or body digest) is remembered (default 86400; 0 turns de-duplication off). */
-  @IsOmittable() @IsInt() @Min(0) @Max(30 * 86_400)
+  @IsOmittable()
+  @IsInt()
+  @Min(0)
+  @Max(30 * 86_400)
   dedup_window_seconds?: number;
 
   /**
@@ -99,59 +136,82 @@ export class CreateSourceDto {
    * so without `body` an intercepted request can be replayed.
    */
   @ApiPropertyOptional({ enum: ['delivery_id', 'body'], example: 'delivery_id' })
-  @IsOmittable() @IsIn(['delivery_id', 'body'])
+  @IsOmittable()
+  @IsIn(['delivery_id', 'body'])
   dedup?: DedupMode;
 
   /** Header holding the delivery id (default: the scheme's, e.g. X-GitHub-Delivery, webhook-id). @example "X-Request-Id" */
-  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9-]{1,100}$/)
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9-]{1,100}$/)
   dedup_header?: string | null;
 
   /** Or a body path holding it (it starts with `body.`). @example "body.id" */
-  @IsOptional() @IsString() @MaxLength(256)
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
   dedup_field?: string | null;
 
   /** Header naming the event type (default: the scheme's, e.g. X-GitHub-Event). */
-  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9-]{1,100}$/)
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9-]{1,100}$/)
   event_header?: string | null;
 
   /** Or a body path naming it (it starts with `body.`). @example "body.type" */
-  @IsOptional() @IsString() @MaxLength(256)
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
   event_field?: string | null;
 
   /** `async`: 202 with task ids at once. `sync`: wait up to `sync_timeout_seconds` and return exit code and output. */
   @ApiPropertyOptional({ enum: ['async', 'sync'], example: 'async' })
-  @IsOmittable() @IsIn(['async', 'sync'])
+  @IsOmittable()
+  @IsIn(['async', 'sync'])
   response_mode?: ResponseMode;
 
-  @IsOmittable() @IsInt() @Min(1) @Max(600)
+  @IsOmittable()
+  @IsInt()
+  @Min(1)
+  @Max(600)
   sync_timeout_seconds?: number;
 
   /** Run the first matching rule only, or every matching rule. */
   @ApiPropertyOptional({ enum: ['first', 'all'], example: 'first' })
-  @IsOmittable() @IsIn(['first', 'all'])
+  @IsOmittable()
+  @IsIn(['first', 'all'])
   match_mode?: MatchMode;
 
   /** `rules` (default), or `by_id`: the body names the program by number (`{"task_id": 1}`). */
   @ApiPropertyOptional({ enum: ['rules', 'by_id'], example: 'rules' })
-  @IsOmittable() @IsIn(['rules', 'by_id'])
+  @IsOmittable()
+  @IsIn(['rules', 'by_id'])
   dispatch?: Dispatch;
 
   /** by_id: the body field with the program number (default task_id). */
-  @IsOmittable() @IsString() @Matches(/^[A-Za-z0-9_]{1,64}$/)
+  @IsOmittable()
+  @IsString()
+  @Matches(/^[A-Za-z0-9_]{1,64}$/)
   id_field?: string;
 
   /** by_id: the programs this source may start. */
-  @IsOmittable() @IsArray() @ArrayMaxSize(1000) @IsUUID('all', { each: true })
+  @IsOmittable()
+  @IsArray()
+  @ArrayMaxSize(1000)
+  @IsUUID('all', { each: true })
   by_id_programs?: string[];
 
-  @IsOmittable() @IsBoolean()
+  @IsOmittable()
+  @IsBoolean()
   enabled?: boolean;
 }
 
 export class UpdateSourceDto extends PartialType(CreateSourceDto, { skipNullProperties: false }) {}
 
 export class ListSourcesQueryDto extends PageQueryDto {
-  @IsOptional() @IsString() @MaxLength(100)
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
   q?: string;
 }
 
@@ -165,7 +225,7 @@ export class SourceDto {
   url_path!: string;
   @ApiProperty({ enum: VERIFICATION_SCHEMES })
   scheme!: VerificationScheme;
-  /** True when the scheme is `none`: anyone who knows the URL can trigger it. */
+  /** True when the scheme verifies nothing (`none`): anyone who knows the URL can trigger it. */
   unverified!: boolean;
   verification!: VerificationOptionsDto;
   /** How many secrets are set (the secrets themselves are never returned). */
@@ -192,14 +252,51 @@ export class SourceDto {
   updated_at!: string;
 }
 
+export function toSourceDto(s: Source): SourceDto {
+  return {
+    id: s.id,
+    slug: s.slug,
+    name: s.name,
+    description: s.description,
+    enabled: s.enabled,
+    url_path: `/hooks/${s.slug}`,
+    scheme: s.scheme,
+    unverified: !VERIFIERS[s.scheme].needsSecret,
+    verification: s.verification,
+    secret_count: s.secrets.length,
+    ip_allow: s.ipAllow,
+    rate_limit: s.rateLimit,
+    body_limit: s.bodyLimit,
+    methods: s.methods,
+    content_types: s.contentTypes,
+    replay_window_seconds: s.replayWindowSeconds,
+    dedup_window_seconds: s.dedupWindowSeconds,
+    dedup: s.dedup,
+    dedup_header: s.dedupHeader,
+    dedup_field: s.dedupField,
+    event_header: s.eventHeader,
+    event_field: s.eventField,
+    response_mode: s.responseMode,
+    sync_timeout_seconds: s.syncTimeoutSeconds,
+    match_mode: s.matchMode,
+    dispatch: s.dispatch,
+    id_field: s.idField,
+    by_id_programs: s.byIdPrograms,
+    created_at: s.createdAt.toISOString(),
+    updated_at: s.updatedAt.toISOString(),
+  };
+}
+
 export class SourcePageDto extends PageOf(SourceDto) {}
 
 export class SourceStatsQueryDto {
   /** Start of the range (default 24 hours ago). */
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   from?: string;
   /** End of the range (default now). */
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   to?: string;
 }
 

@@ -25,7 +25,8 @@ export class Source {
   @Column({ name: 'rate_limit', type: 'int', default: 100 }) rateLimit!: number;
   @Column({ name: 'body_limit', type: 'int', default: 1048576 }) bodyLimit!: number;
   @Column({ type: 'text', array: true, default: () => "'{POST}'" }) methods!: string[];
-  @Column({ name: 'content_types', type: 'text', array: true, default: () => "'{application/json}'" }) contentTypes!: string[];
+  @Column({ name: 'content_types', type: 'text', array: true, default: () => "'{application/json}'" })
+  contentTypes!: string[];
   @Column({ name: 'replay_window_seconds', type: 'int', default: 300 }) replayWindowSeconds!: number;
   @Column({ name: 'dedup_window_seconds', type: 'int', default: 86400 }) dedupWindowSeconds!: number;
   @Column({ type: 'text', default: 'delivery_id' }) dedup!: DedupMode;

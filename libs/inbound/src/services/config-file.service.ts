@@ -1,15 +1,15 @@
 import { Injectable, Logger, type Type } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
-import { DataSource } from 'typeorm';
 import { type Document, LineCounter, parseDocument, stringify } from 'yaml';
-import { HookhubError, createValidationPipe } from '@hookhub/core';
-import { CreateProgramDto, Program, ProgramsService, toProgramDto } from '@hookhub/tasks';
+import { Clock, HookhubError, createValidationPipe } from '@hookhub/core';
+import { CreateProgramDto, ProgramsService, toProgramDto } from '@hookhub/tasks';
 import { CreateRuleDto } from '../dto/rules.dto';
-import { CreateSourceDto } from '../dto/sources.dto';
-import { Rule } from '../entities/rule.entity';
-import { Source } from '../entities/source.entity';
-import { RulesService, ruleProblems } from './rules.service';
-import { SourcesService, toSourceDto } from './sources.service';
+import { CreateSourceDto, toSourceDto } from '../dto/sources.dto';
+import { ruleProblems } from '../rules/rule-problems';
+import { RuleStore } from '../stores/rule.store';
+import { SourceStore } from '../stores/source.store';
+import { RulesService } from './rules.service';
+import { SourcesService } from './sources.service';
 
 /** A declarative file that cannot be applied: every problem, each with its line. */
 export class ConfigFileError extends Error {
@@ -55,7 +55,10 @@ const PLACEHOLDER_ID = '00000000-0000-4000-8000-000000000000';
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 function pathText(path: Path): string {
-  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part), '');
+  return path.reduce<string>(
+    (text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part),
+    '',
+  );
 }
 
 function isItem(value: unknown): value is Item {
@@ -92,7 +95,10 @@ class Located {
 
   /** Adds the per-field details of a validation error under `path`, or its message. */
   addError(path: Path, err: unknown): void {
-    const details = err instanceof HookhubError && Array.isArray(err.details) ? (err.details as Array<{ field: string; errors: string[] }>) : [];
+    const details =
+      err instanceof HookhubError && Array.isArray(err.details)
+        ? (err.details as Array<{ field: string; errors: string[] }>)
+        : [];
     if (!details.length) return this.add(path, (err as Error).message);
     for (const d of details) this.add([...path, ...fieldPath(d.field)], d.errors.join('; '));
   }
@@ -110,10 +116,12 @@ export class ConfigFileService {
   private readonly logger = new Logger('ConfigFile');
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly sourceRows: SourceStore,
+    private readonly ruleRows: RuleStore,
     private readonly programs: ProgramsService,
     private readonly sources: SourcesService,
     private readonly rules: RulesService,
+    private readonly clock: Clock,
   ) {}
 
   async applyFile(file: string, env: Record<string, string | undefined> = process.env): Promise<ApplySummary> {
@@ -144,43 +152,77 @@ export class ConfigFileService {
 
   /** The hub's programs, sources and rules as a file for {@link apply}; secrets and env values as `${...}` references. */
   async export(): Promise<string> {
-    const programs = await this.dataSource.getRepository(Program).find({ order: { name: 'ASC' } });
-    const sources = await this.dataSource.getRepository(Source).find({ order: { slug: 'ASC' } });
-    const rules = await this.dataSource.getRepository(Rule).find({ order: { position: 'ASC', createdAt: 'ASC' } });
+    const programs = await this.programs.findAll();
+    const sources = await this.sourceRows.listAll();
+    const rules = await this.ruleRows.listAll();
     const nameOf = new Map(programs.map((p) => [p.id, p.name]));
-    const envName = (...parts: string[]) => parts.join('_').toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+    const envName = (...parts: string[]) =>
+      parts
+        .join('_')
+        .toUpperCase()
+        .replace(/[^A-Z0-9_]/g, '_');
     const data = {
       programs: programs.map((p) => {
-        const { id: _id, number: _number, env_keys: envKeys, created_at: _c, updated_at: _u, ...fields } = toProgramDto(p);
-        return { ...fields, env: Object.fromEntries(envKeys.map((k) => [k, `\${${envName('HOOKHUB_PROGRAM', p.name, k)}}`])) };
+        const {
+          id: _id,
+          number: _number,
+          env_keys: envKeys,
+          created_at: _c,
+          updated_at: _u,
+          ...fields
+        } = toProgramDto(p);
+        return {
+          ...fields,
+          env: Object.fromEntries(envKeys.map((k) => [k, `\${${envName('HOOKHUB_PROGRAM', p.name, k)}}`])),
+        };
       }),
       sources: sources.map((s) => {
-        const { id: _id, url_path: _path, unverified: _u, secret_count: _n, created_at: _c, updated_at: _up, ...fields } = toSourceDto(s);
+        const {
+          id: _id,
+          url_path: _path,
+          unverified: _u,
+          secret_count: _n,
+          created_at: _c,
+          updated_at: _up,
+          ...fields
+        } = toSourceDto(s);
         return {
           ...fields,
           secrets: s.secrets.map((_, i) => `\${${envName('HOOKHUB_SOURCE', s.slug, 'SECRET', String(i + 1))}}`),
           by_id_programs: s.byIdPrograms.map((id) => nameOf.get(id) ?? id),
           rules: rules
             .filter((r) => r.sourceId === s.id)
-            .map((r) => ({ name: r.name, condition: r.condition, program: nameOf.get(r.programId) ?? r.programId, args: r.args, env: r.env, enabled: r.enabled })),
+            .map((r) => ({
+              name: r.name,
+              condition: r.condition,
+              program: nameOf.get(r.programId) ?? r.programId,
+              args: r.args,
+              env: r.env,
+              enabled: r.enabled,
+            })),
         };
       }),
     };
     const header =
-      `# Hookhub configuration exported ${new Date().toISOString()}.\n` +
+      `# Hookhub configuration exported ${this.clock.now().toISOString()}.\n` +
       '# Apply it with HOOKHUB_CONFIG=<this file>. Secrets and program env values are ${NAME} references: set those\n' +
       '# variables (or replace them) before applying.\n';
     return header + stringify(data, { lineWidth: 0 });
   }
 
-  private async check(at: Located, root: unknown, env: Record<string, string | undefined>): Promise<{ programs: DeclaredProgram[]; sources: DeclaredSource[] }> {
+  private async check(
+    at: Located,
+    root: unknown,
+    env: Record<string, string | undefined>,
+  ): Promise<{ programs: DeclaredProgram[]; sources: DeclaredSource[] }> {
     const programs: DeclaredProgram[] = [];
     const sources: DeclaredSource[] = [];
     if (!isItem(root)) {
       at.add([], 'the file must be a mapping with `programs` and `sources`');
       return { programs, sources };
     }
-    for (const key of Object.keys(root)) if (!TOP_LEVEL.includes(key)) at.add([key], `unknown section (expected ${TOP_LEVEL.join(' or ')})`);
+    for (const key of Object.keys(root))
+      if (!TOP_LEVEL.includes(key)) at.add([key], `unknown section (expected ${TOP_LEVEL.join(' or ')})`);
 
     const listOf = (key: string): unknown[] => {
       const value = root[key];
@@ -208,7 +250,10 @@ export class ConfigFileService {
         continue;
       }
       const input: Item = { ...raw };
-      if (isItem(raw.env)) input.env = Object.fromEntries(Object.entries(raw.env).map(([k, v]) => [k, substitute([...path, 'env', k], v)]));
+      if (isItem(raw.env))
+        input.env = Object.fromEntries(
+          Object.entries(raw.env).map(([k, v]) => [k, substitute([...path, 'env', k], v)]),
+        );
       const dto = await this.validDto(at, path, CreateProgramDto, input);
       if (!dto) continue;
       const key = dto.name.toLowerCase();
@@ -240,10 +285,15 @@ export class ConfigFileService {
       if (Array.isArray(raw.secrets)) input.secrets = raw.secrets.map((s, k) => substitute([...path, 'secrets', k], s));
       const byId: string[] = [];
       if (byIdRaw !== undefined) {
-        if (!Array.isArray(byIdRaw) || byIdRaw.some((n) => typeof n !== 'string')) at.add([...path, 'by_id_programs'], 'must be a list of program names');
+        if (!Array.isArray(byIdRaw) || byIdRaw.some((n) => typeof n !== 'string'))
+          at.add([...path, 'by_id_programs'], 'must be a list of program names');
         else {
           for (const [k, name] of (byIdRaw as string[]).entries()) {
-            if (!(await programFor(name))) at.add([...path, 'by_id_programs', k], `no program named ${name} (declare it under programs, or create it first)`);
+            if (!(await programFor(name)))
+              at.add(
+                [...path, 'by_id_programs', k],
+                `no program named ${name} (declare it under programs, or create it first)`,
+              );
             byId.push(name);
           }
           input.by_id_programs = byId.map(() => PLACEHOLDER_ID);
@@ -275,11 +325,17 @@ export class ConfigFileService {
         }
         const ruleDto = await this.validDto(at, rulePath, CreateRuleDto, { ...ruleRest, program_id: PLACEHOLDER_ID });
         if (!ruleDto) continue;
-        if (ruleNames.has(ruleDto.name)) at.add([...rulePath, 'name'], `rule ${ruleDto.name} is declared twice in this source`);
+        if (ruleNames.has(ruleDto.name))
+          at.add([...rulePath, 'name'], `rule ${ruleDto.name} is declared twice in this source`);
         ruleNames.add(ruleDto.name);
         const target = await programFor(program);
-        if (!target) at.add([...rulePath, 'program'], `no program named ${program} (declare it under programs, or create it first)`);
-        for (const p of ruleProblems(ruleDto, target)) at.add([...rulePath, ...fieldPath(p.field)], p.errors.join('; '));
+        if (!target)
+          at.add(
+            [...rulePath, 'program'],
+            `no program named ${program} (declare it under programs, or create it first)`,
+          );
+        for (const p of ruleProblems(ruleDto, target))
+          at.add([...rulePath, ...fieldPath(p.field)], p.errors.join('; '));
         rules.push({ path: rulePath, dto: ruleDto, program });
       }
       sources.push({ path, dto, byId, rules });
@@ -296,8 +352,17 @@ export class ConfigFileService {
     }
   }
 
-  private async write(at: Located, file: string, programs: DeclaredProgram[], sources: DeclaredSource[]): Promise<ApplySummary> {
-    const summary: ApplySummary = { programs: { created: [], updated: [] }, sources: { created: [], updated: [] }, rules: { created: 0, updated: 0, deleted: 0 } };
+  private async write(
+    at: Located,
+    file: string,
+    programs: DeclaredProgram[],
+    sources: DeclaredSource[],
+  ): Promise<ApplySummary> {
+    const summary: ApplySummary = {
+      programs: { created: [], updated: [] },
+      sources: { created: [], updated: [] },
+      rules: { created: 0, updated: 0, deleted: 0 },
+    };
     // A failure here (a name taken meanwhile, the database) stops the apply; fixing it and applying again
     // converges, since everything is matched by name.
     const step = async <T>(path: Path, work: () => Promise<T>): Promise<T> => {
@@ -313,21 +378,38 @@ export class ConfigFileService {
     const idOf = async (name: string) => ids.get(name.toLowerCase()) ?? (await this.programs.findByName(name))!.id;
     for (const { path, dto } of programs) {
       const existing = await this.programs.findByName(dto.name);
-      const written = await step(path, () => (existing ? this.programs.update(existing.id, dto) : this.programs.create(dto)));
+      const written = await step(path, () =>
+        existing ? this.programs.update(existing.id, dto) : this.programs.create(dto),
+      );
       ids.set(dto.name.toLowerCase(), written.id);
       (existing ? summary.programs.updated : summary.programs.created).push(dto.name);
     }
     for (const { path, dto, byId, rules } of sources) {
-      const full: CreateSourceDto = { ...dto, ...(byId.length ? { by_id_programs: await Promise.all(byId.map(idOf)) } : {}) };
+      const full: CreateSourceDto = {
+        ...dto,
+        ...(byId.length ? { by_id_programs: await Promise.all(byId.map(idOf)) } : {}),
+      };
       const existing = await this.sources.findBySlug(dto.slug);
-      const source = await step(path, () => (existing ? this.sources.update(existing.id, full) : this.sources.create(full)));
+      const source = await step(path, () =>
+        existing ? this.sources.update(existing.id, full) : this.sources.create(full),
+      );
       (existing ? summary.sources.updated : summary.sources.created).push(dto.slug);
       const current = (await this.rules.list(source.id)).items;
       for (const [position, { path: rulePath, dto: ruleDto, program }] of rules.entries()) {
         // A rule is all in the file: what it leaves out takes the default, not the value it had before.
-        const full: CreateRuleDto = { condition: true, args: [], env: {}, enabled: true, ...ruleDto, program_id: await idOf(program), position };
+        const full: CreateRuleDto = {
+          condition: true,
+          args: [],
+          env: {},
+          enabled: true,
+          ...ruleDto,
+          program_id: await idOf(program),
+          position,
+        };
         const same = current.find((r) => r.name === ruleDto.name);
-        await step(rulePath, () => (same ? this.rules.update(source.id, same.id, full) : this.rules.create(source.id, full)));
+        await step(rulePath, () =>
+          same ? this.rules.update(source.id, same.id, full) : this.rules.create(source.id, full),
+        );
         if (same) summary.rules.updated++;
         else summary.rules.created++;
       }
@@ -339,4 +421,3 @@ export class ConfigFileService {
     return summary;
   }
 }
-

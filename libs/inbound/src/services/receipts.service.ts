@@ -1,59 +1,33 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource, type Repository } from 'typeorm';
-import { HookhubError, type Page, createdBetween, isUuid, paginate } from '@hookhub/core';
+import { Clock, HookhubError, type Page, isUuid } from '@hookhub/core';
 import { type PreparedRun, TasksService } from '@hookhub/tasks';
 import type { HookResponseDto } from '../dto/hooks.dto';
-import type { ListReceiptsQueryDto, ReceiptDetailDto, ReceiptDto } from '../dto/receipts.dto';
+import { type ListReceiptsQueryDto, type ReceiptDetailDto, type ReceiptDto, toReceiptDto } from '../dto/receipts.dto';
 import type { SourceStatsDto, SourceStatsQueryDto } from '../dto/sources.dto';
-import { type MatchedRule, Receipt } from '../entities/receipt.entity';
+import type { MatchedRule, Receipt } from '../entities/receipt.entity';
+import { parseBody } from '../http/body-parser';
+import { routeByRules } from '../routing/route-by-rules';
+import { buildContext } from '../routing/trigger-context';
+import { ReceiptStore } from '../stores/receipt.store';
 import { ReceiptWriter } from './receipt-writer';
-import { SourceRegistry, routeByRules } from './source-registry';
+import { SourceRegistry } from './source-registry';
 import { SourcesService } from './sources.service';
-import { buildContext, parseBody } from './trigger-context';
-
-export function toReceiptDto(r: Receipt): ReceiptDto {
-  return {
-    id: r.id,
-    source_id: r.sourceId,
-    slug: r.slug,
-    delivery_id: r.deliveryId,
-    method: r.method,
-    ip: r.ip,
-    event: r.event,
-    verdict: r.verdict,
-    reason: r.reason,
-    status_code: r.statusCode,
-    matched_rules: r.matchedRules,
-    task_ids: r.taskIds,
-    duplicate_of: r.duplicateOf,
-    body_bytes: r.bodyBytes,
-    duration_ms: Math.round(r.durationMs * 1000) / 1000,
-    created_at: r.createdAt.toISOString(),
-  };
-}
 
 /** Receipts: the record of every inbound request, its filters, per-source stats and replay. */
 @Injectable()
 export class ReceiptsService {
-  private readonly receipts: Repository<Receipt>;
-
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly receipts: ReceiptStore,
     private readonly sources: SourcesService,
     private readonly registry: SourceRegistry,
     private readonly tasks: TasksService,
     private readonly writer: ReceiptWriter,
-  ) {
-    this.receipts = dataSource.getRepository(Receipt);
-  }
+    private readonly clock: Clock,
+  ) {}
 
   async list(query: ListReceiptsQueryDto): Promise<Page<ReceiptDto>> {
-    const qb = this.receipts.createQueryBuilder('r');
-    if (query.source_id) qb.andWhere('r.source_id = :sourceId', { sourceId: query.source_id });
-    if (query.verdict) qb.andWhere('r.verdict = :verdict', { verdict: query.verdict });
-    if (query.event) qb.andWhere('r.event = :event', { event: query.event });
-    return paginate(createdBetween(qb, 'r', query), 'r', query, toReceiptDto);
+    return this.receipts.list(query, toReceiptDto);
   }
 
   async get(id: string): Promise<ReceiptDetailDto> {
@@ -63,16 +37,13 @@ export class ReceiptsService {
 
   async stats(sourceId: string, query: SourceStatsQueryDto): Promise<SourceStatsDto> {
     await this.sources.find(sourceId);
-    const to = query.to ? new Date(query.to) : new Date();
+    const to = query.to ? new Date(query.to) : this.clock.now();
     const from = query.from ? new Date(query.from) : new Date(to.getTime() - 86_400_000);
-    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) throw HookhubError.badRequest('from must be before to, both ISO 8601 times');
-    if (to.getTime() - from.getTime() > 90 * 86_400_000) throw HookhubError.badRequest('The range may span at most 90 days');
-    const rows = (await this.dataSource.query(
-      `SELECT date_trunc('hour', created_at) AS hour, verdict, status_code, count(*)::int AS n
-       FROM receipts WHERE source_id = $1 AND created_at >= $2 AND created_at < $3
-       GROUP BY 1, 2, 3 ORDER BY 1`,
-      [sourceId, from, to],
-    )) as Array<{ hour: Date; verdict: string; status_code: number; n: number }>;
+    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to)
+      throw HookhubError.badRequest('from must be before to, both ISO 8601 times');
+    if (to.getTime() - from.getTime() > 90 * 86_400_000)
+      throw HookhubError.badRequest('The range may span at most 90 days');
+    const rows = await this.receipts.countByHour(sourceId, from, to);
     const byVerdict: Record<string, number> = { accepted: 0, unmatched: 0, duplicate: 0, rejected: 0 };
     const byStatus: Record<string, number> = {};
     const hours = new Map<string, { by_verdict: Record<string, number>; total: number }>();
@@ -105,8 +76,10 @@ export class ReceiptsService {
   async replay(id: string, by: string): Promise<HookResponseDto> {
     const original = await this.find(id);
     if (!original.sourceId) throw HookhubError.conflict('The source of this receipt was deleted');
-    if (original.verdict === 'rejected') throw HookhubError.conflict('Only verified receipts can be replayed; this one was rejected');
-    if (original.bodyTruncated || original.body === null) throw HookhubError.conflict('The body of this receipt was not stored whole, so it cannot be replayed');
+    if (original.verdict === 'rejected')
+      throw HookhubError.conflict('Only verified receipts can be replayed; this one was rejected');
+    if (original.bodyTruncated || original.body === null)
+      throw HookhubError.conflict('The body of this receipt was not stored whole, so it cannot be replayed');
     const compiled = await this.registry.compile(await this.sources.find(original.sourceId));
     let body: unknown;
     try {
@@ -118,7 +91,12 @@ export class ReceiptsService {
     const receiptId = randomUUID();
     let routed: { runs: PreparedRun[]; matched: MatchedRule[] };
     try {
-      routed = routeByRules(compiled, ctx, this.tasks, { trigger: 'receipt', receiptId, sourceId: original.sourceId, triggeredBy: by });
+      routed = routeByRules(compiled, ctx, this.tasks, {
+        trigger: 'receipt',
+        receiptId,
+        sourceId: original.sourceId,
+        triggeredBy: by,
+      });
     } catch (err) {
       throw HookhubError.badRequest(`The replay matched but the run was refused: ${(err as Error).message}`);
     }
@@ -147,7 +125,9 @@ export class ReceiptsService {
       runs,
     });
     return {
-      message: runs.length ? `Replayed: triggered ${runs.length} task${runs.length === 1 ? '' : 's'}` : 'Replayed: no rule matched',
+      message: runs.length
+        ? `Replayed: triggered ${runs.length} task${runs.length === 1 ? '' : 's'}`
+        : 'Replayed: no rule matched',
       receipt_id: receiptId,
       matched: runs.length > 0,
       task_ids: runs.map((r) => r.id),
@@ -156,7 +136,7 @@ export class ReceiptsService {
   }
 
   private async find(id: string): Promise<Receipt> {
-    const r = isUuid(id) ? await this.receipts.findOneBy({ id }) : null;
+    const r = isUuid(id) ? await this.receipts.findById(id) : null;
     if (!r) throw HookhubError.notFound('Receipt', id);
     return r;
   }

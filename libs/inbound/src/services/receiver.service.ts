@@ -1,14 +1,28 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
-import { APP_CONFIG, type AppConfig, Clock, ERROR_STATUS, ErrorCode, HookhubError, RateLimiter, readPath, storableText } from '@hookhub/core';
-import { FINAL_STATUSES, type PreparedRun, TasksService, type TaskRun } from '@hookhub/tasks';
+import { InjectThrottlerStorage, type ThrottlerStorage } from '@nestjs/throttler';
+import {
+  APP_CONFIG,
+  type AppConfig,
+  Clock,
+  ERROR_STATUS,
+  ErrorCode,
+  HookhubError,
+  readPath,
+  storableText,
+} from '@hookhub/core';
+import { FINAL_STATUSES, type PrepareOptions, type PreparedRun, TasksService, type TaskRun } from '@hookhub/tasks';
 import type { HookResponseDto, HookTaskDto } from '../dto/hooks.dto';
 import type { MatchedRule, Verdict } from '../entities/receipt.entity';
+import { BodyParseError, parseBody } from '../http/body-parser';
+import { flatHeaders, mediaType } from '../http/request-headers';
+import { ALWAYS_REDACTED, type CompiledSource } from '../routing/compiled-source';
+import { routeByRules } from '../routing/route-by-rules';
+import { type TriggerContext, buildContext } from '../routing/trigger-context';
 import { type VerifyFailure } from '../verifiers';
 import { type ReceiptRow, ReceiptWriter } from './receipt-writer';
 import { RejectionBurstDetector } from './rejection-burst';
-import { ALWAYS_REDACTED, type CompiledSource, SourceRegistry, routeByRules } from './source-registry';
-import { BodyParseError, type TriggerContext, buildContext, parseBody } from './trigger-context';
+import { SourceRegistry } from './source-registry';
 
 /** An inbound request as the HTTP layer sees it, before the body is read. */
 export interface HookRequest {
@@ -35,6 +49,18 @@ export interface HookContext {
   recorded: boolean;
 }
 
+/** A request whose source was found: the checks and the body read from here on have it. */
+export interface RoutedContext extends HookContext {
+  compiled: CompiledSource;
+}
+
+/** What a trigger starts: its runs, the rules (or the id) that chose them, and the task number of a by-id dispatch. */
+interface Routed {
+  runs: PreparedRun[];
+  matched: MatchedRule[];
+  taskNumber?: number;
+}
+
 export interface HookResult {
   status: number;
   body: HookResponseDto;
@@ -45,19 +71,6 @@ const FAILURE_CODES: Record<VerifyFailure, ErrorCode> = {
   invalid: ErrorCode.SignatureInvalid,
   expired: ErrorCode.TimestampOutOfWindow,
 };
-
-function flatHeaders(headers: HookRequest['headers']): Record<string, string> {
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return flat;
-}
-
-function mediaType(headers: Record<string, string>): string {
-  return (headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-}
 
 /**
  * The receiver: `POST /hooks/{slug}`. Checks run cheapest first (source, method, address, rate, content
@@ -70,47 +83,77 @@ export class ReceiverService {
     private readonly registry: SourceRegistry,
     private readonly writer: ReceiptWriter,
     private readonly tasks: TasksService,
-    private readonly limiter: RateLimiter,
+    /** The one rate-limit store (the admin API's throttling counts in it too): Redis when REDIS_URL is set. */
+    @InjectThrottlerStorage() private readonly limiter: ThrottlerStorage,
     private readonly clock: Clock,
     private readonly bursts: RejectionBurstDetector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /** Checks that need no body. Throws (after recording the receipt) when the request is refused. */
-  async preflight(request: HookRequest): Promise<HookContext> {
-    const ctx = this.contextOf(request);
+  async preflight(request: HookRequest): Promise<RoutedContext> {
+    const unrouted = this.contextOf(request);
     const compiled = /^[a-z0-9][a-z0-9-]{0,62}$/.test(request.slug) ? await this.registry.bySlug(request.slug) : null;
     if (!compiled || !compiled.source.enabled) {
-      await this.reject(ctx, new HookhubError(ErrorCode.NotFound, compiled ? `Source ${request.slug} is disabled` : `No source named ${request.slug}`));
+      throw await this.recordRefusal(
+        unrouted,
+        new HookhubError(
+          ErrorCode.NotFound,
+          compiled ? `Source ${request.slug} is disabled` : `No source named ${request.slug}`,
+        ),
+      );
     }
-    ctx.compiled = compiled;
-    const { source } = compiled!;
-    ctx.bodyLimit = Math.min(source.bodyLimit, this.config.inbound.maxBodyLimit);
-    if (!compiled!.methods.has(ctx.method)) {
-      await this.reject(ctx, new HookhubError(ErrorCode.MethodNotAllowed, `Method ${ctx.method} is not allowed; use ${[...compiled!.methods].join(', ')}`, undefined, { allow: [...compiled!.methods].join(', ') }));
+    const { source } = compiled;
+    const ctx: RoutedContext = {
+      ...unrouted,
+      compiled,
+      bodyLimit: Math.min(source.bodyLimit, this.config.inbound.maxBodyLimit),
+    };
+    if (!compiled.methods.has(ctx.method)) {
+      const allow = [...compiled.methods].join(', ');
+      throw await this.recordRefusal(
+        ctx,
+        new HookhubError(ErrorCode.MethodNotAllowed, `Method ${ctx.method} is not allowed; use ${allow}`, undefined, {
+          allow,
+        }),
+      );
     }
-    if (compiled!.allow && !compiled!.allow.allows(ctx.ip)) {
-      await this.reject(ctx, new HookhubError(ErrorCode.IpNotAllowed, `Address ${ctx.ip} is not allowed to call this source`));
+    if (compiled.allow && !compiled.allow.allows(ctx.ip)) {
+      throw await this.recordRefusal(
+        ctx,
+        new HookhubError(ErrorCode.IpNotAllowed, `Address ${ctx.ip} is not allowed to call this source`),
+      );
     }
-    const rate = await this.limiter.consume(`hooks:${source.id}`, source.rateLimit, 60_000);
-    if (!rate.allowed) {
-      await this.reject(ctx, new HookhubError(ErrorCode.RateLimited, `Over the limit of ${source.rateLimit} requests a minute`, undefined, { 'retry-after': String(rate.retryAfterSeconds) }));
+    const rate = await this.limiter.increment(`source:${source.id}`, 60_000, source.rateLimit, 60_000, 'receiver');
+    if (rate.isBlocked) {
+      throw await this.recordRefusal(
+        ctx,
+        new HookhubError(ErrorCode.RateLimited, `Over the limit of ${source.rateLimit} requests a minute`, undefined, {
+          'retry-after': String(rate.timeToBlockExpire),
+        }),
+      );
     }
     const length = Number(ctx.headers['content-length'] ?? NaN);
     const hasBody = (Number.isFinite(length) && length > 0) || ctx.headers['transfer-encoding'] !== undefined;
     const type = mediaType(ctx.headers);
-    if (hasBody && !compiled!.contentTypes.has(type) && !compiled!.contentTypes.has('*/*')) {
-      await this.reject(ctx, new HookhubError(ErrorCode.UnsupportedMediaType, `Content type ${type || '(none)'} is not accepted; send ${[...compiled!.contentTypes].join(', ')}`));
+    if (hasBody && !compiled.contentTypes.has(type) && !compiled.contentTypes.has('*/*')) {
+      throw await this.recordRefusal(
+        ctx,
+        new HookhubError(
+          ErrorCode.UnsupportedMediaType,
+          `Content type ${type || '(none)'} is not accepted; send ${[...compiled.contentTypes].join(', ')}`,
+        ),
+      );
     }
     if (Number.isFinite(length) && length > ctx.bodyLimit) {
-      await this.reject(ctx, this.tooLarge(ctx));
+      throw await this.recordRefusal(ctx, this.tooLarge(ctx));
     }
     return ctx;
   }
 
-  /** Records a request refused before it could be routed (a malformed URL) and throws `error`. */
-  async refuse(request: HookRequest, error: HookhubError): Promise<never> {
-    return this.reject(this.contextOf(request), error);
+  /** Records the receipt of a request refused before it could be routed (a malformed URL); returns `error`, to be thrown. */
+  async recordUnrouted(request: HookRequest, error: HookhubError): Promise<HookhubError> {
+    return this.recordRefusal(this.contextOf(request), error);
   }
 
   private contextOf(request: HookRequest): HookContext {
@@ -138,12 +181,15 @@ export class ReceiverService {
   }
 
   tooLarge(ctx: HookContext): HookhubError {
-    return new HookhubError(ErrorCode.PayloadTooLarge, `The body is larger than this source's limit of ${ctx.bodyLimit} bytes`);
+    return new HookhubError(
+      ErrorCode.PayloadTooLarge,
+      `The body is larger than this source's limit of ${ctx.bodyLimit} bytes`,
+    );
   }
 
   /** Verifies, parses, de-duplicates and routes a received body. */
-  async receive(ctx: HookContext, raw: Buffer): Promise<HookResult> {
-    const compiled = ctx.compiled!;
+  async receive(ctx: RoutedContext, raw: Buffer): Promise<HookResult> {
+    const { compiled } = ctx;
     const { source } = compiled;
     const verdict = compiled.verifier.verify({
       headers: ctx.headers,
@@ -153,45 +199,40 @@ export class ReceiverService {
       now: this.clock.now(),
       toleranceSeconds: source.replayWindowSeconds,
     });
-    if (!verdict.ok) await this.reject(ctx, new HookhubError(FAILURE_CODES[verdict.failure], verdict.reason), raw);
+    if (!verdict.ok)
+      throw await this.recordRefusal(ctx, new HookhubError(FAILURE_CODES[verdict.failure], verdict.reason), raw);
     let body: unknown;
     try {
       body = parseBody(raw, ctx.headers['content-type']);
     } catch (err) {
-      if (err instanceof BodyParseError) await this.reject(ctx, HookhubError.badRequest(err.message), raw);
+      if (err instanceof BodyParseError) throw await this.recordRefusal(ctx, HookhubError.badRequest(err.message), raw);
       throw err;
     }
     const trigger = buildContext(compiled, body, ctx.headers, ctx.query);
-    const deliveryId = this.deliveryId(compiled, trigger, verdict.ok ? verdict.deliveryId : undefined);
-    const dedup = this.dedupKey(compiled, raw, deliveryId, verdict.ok ? verdict.replayKey : undefined);
+    const deliveryId = this.deliveryId(compiled, trigger, verdict.deliveryId);
+    const dedup = this.dedupKey(compiled, raw, deliveryId, verdict.replayKey);
 
-    const runs: PreparedRun[] = [];
-    const matched: MatchedRule[] = [];
-    let taskNumber: number | undefined;
-    const prepareOptions = { trigger: 'receipt' as const, receiptId: ctx.receiptId, sourceId: source.id };
+    const prepareOptions: PrepareOptions = { trigger: 'receipt', receiptId: ctx.receiptId, sourceId: source.id };
+    let routed: Routed;
     try {
-      if (source.dispatch === 'by_id') {
-        const value = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)[source.idField] : undefined;
-        // A JSON number only, as the message says (the reference sender's uint): "2" is refused, not guessed.
-        const number = typeof value === 'number' ? value : NaN;
-        if (!Number.isInteger(number) || number < 1 || number > 2_147_483_647) {
-          const got = value === undefined ? 'it is missing' : `got ${JSON.stringify(value).slice(0, 40)}`;
-          await this.reject(ctx, HookhubError.badRequest(`The body must be a JSON object with "${source.idField}", a positive integer (${got})`), raw, trigger.event, deliveryId);
-        }
-        taskNumber = number;
-        const program = compiled.byIdPrograms.get(number);
-        if (!program || !program.enabled) await this.reject(ctx, HookhubError.notFound(`Task ${number}`), raw, trigger.event, deliveryId);
-        runs.push(this.tasks.prepare(program!, {}, trigger, prepareOptions));
-        matched.push({ rule_id: null, rule_name: `${source.idField}=${number}`, program_id: program!.id, program_name: program!.name });
-      } else {
-        const routed = routeByRules(compiled, trigger, this.tasks, prepareOptions);
-        runs.push(...routed.runs);
-        matched.push(...routed.matched);
-      }
+      routed =
+        source.dispatch === 'by_id'
+          ? await this.routeById(ctx, raw, trigger, deliveryId, prepareOptions)
+          : routeByRules(compiled, trigger, this.tasks, prepareOptions);
     } catch (err) {
       if (err instanceof HookhubError) throw err;
-      await this.reject(ctx, new HookhubError(ErrorCode.RunRefused, `The trigger matched but the run was refused: ${(err as Error).message}`), raw, trigger.event, deliveryId);
+      throw await this.recordRefusal(
+        ctx,
+        new HookhubError(
+          ErrorCode.RunRefused,
+          `The trigger matched but the run was refused: ${(err as Error).message}`,
+        ),
+        raw,
+        trigger.event,
+        deliveryId,
+      );
     }
+    const { runs, matched, taskNumber } = routed;
 
     const accepted = runs.length > 0;
     const receipt = this.receipt(ctx, {
@@ -204,17 +245,30 @@ export class ReceiverService {
       taskIds: runs.map((r) => r.id),
     });
     ctx.recorded = true;
-    const outcome = await this.writer.write({ receipt, runs, dedup: dedup && { sourceId: source.id, key: dedup.key, windowSeconds: dedup.windowSeconds } });
-    if (outcome.duplicateOf) {
+    const outcome = await this.writer.write({
+      receipt,
+      runs,
+      dedup: dedup && { sourceId: source.id, key: dedup.key, windowSeconds: dedup.windowSeconds },
+    });
+    if (outcome.duplicateOf && dedup) {
       const o = outcome.duplicateOf;
       return {
         status: 200,
-        body: { message: dedup!.message, receipt_id: o.receipt_id, matched: o.matched, task_ids: o.task_ids, tasks: o.task_ids.map((id) => ({ id, program: '' })), duplicate: true },
+        body: {
+          message: dedup.message,
+          receipt_id: o.receipt_id,
+          matched: o.matched,
+          task_ids: o.task_ids,
+          tasks: o.task_ids.map((id) => ({ id, program: '' })),
+          duplicate: true,
+        },
       };
     }
     const tasks: HookTaskDto[] = runs.map((r) => ({ id: r.id, program: r.program_name }));
     const base: HookResponseDto = {
-      message: accepted ? `Triggered ${runs.length} task${runs.length === 1 ? '' : 's'}` : 'Verified, but no rule matched; nothing was run',
+      message: accepted
+        ? `Triggered ${runs.length} task${runs.length === 1 ? '' : 's'}`
+        : 'Verified, but no rule matched; nothing was run',
       receipt_id: receipt.id,
       matched: accepted,
       task_ids: runs.map((r) => r.id),
@@ -225,13 +279,66 @@ export class ReceiverService {
     return this.waitForRuns(receipt.id, base, source.syncTimeoutSeconds);
   }
 
+  /**
+   * `dispatch: by_id`: the body's id field (`{"task_id": 1}`) names the program to run. A missing or malformed
+   * id is refused with 400, an unknown or disabled one with 404. Throws the TemplateError of a refused run.
+   */
+  private async routeById(
+    ctx: RoutedContext,
+    raw: Buffer,
+    trigger: TriggerContext,
+    deliveryId: string | null,
+    options: PrepareOptions,
+  ): Promise<Routed> {
+    const { compiled } = ctx;
+    const { idField } = compiled.source;
+    const { body } = trigger;
+    const value =
+      body !== null && typeof body === 'object' && !Array.isArray(body)
+        ? (body as Record<string, unknown>)[idField]
+        : undefined;
+    // A JSON number only, as the message says (the reference sender's uint): "2" is refused, not guessed.
+    const number = typeof value === 'number' ? value : NaN;
+    if (!Number.isInteger(number) || number < 1 || number > 2_147_483_647) {
+      const got = value === undefined ? 'it is missing' : `got ${JSON.stringify(value).slice(0, 40)}`;
+      throw await this.recordRefusal(
+        ctx,
+        HookhubError.badRequest(`The body must be a JSON object with "${idField}", a positive integer (${got})`),
+        raw,
+        trigger.event,
+        deliveryId,
+      );
+    }
+    const program = compiled.byIdPrograms.get(number);
+    if (!program || !program.enabled)
+      throw await this.recordRefusal(ctx, HookhubError.notFound(`Task ${number}`), raw, trigger.event, deliveryId);
+    return {
+      runs: [this.tasks.prepare(program, {}, trigger, options)],
+      matched: [
+        { rule_id: null, rule_name: `${idField}=${number}`, program_id: program.id, program_name: program.name },
+      ],
+      taskNumber: number,
+    };
+  }
+
   /** sync sources: wait for the runs, then answer with their exit codes and output. */
   private async waitForRuns(receiptId: string, base: HookResponseDto, timeoutSeconds: number): Promise<HookResult> {
     const runs = await this.tasks.waitForFinal(base.task_ids, timeoutSeconds * 1000);
     const finished = runs.length === base.task_ids.length && runs.every((r) => FINAL_STATUSES.includes(r.status));
-    const tasks = runs.map((r: TaskRun) => ({ id: r.id, program: r.programName, status: r.status, exit_code: r.exitCode, stdout: r.stdout, stderr: r.stderr, error: r.lastError }));
+    const tasks = runs.map((r: TaskRun) => ({
+      id: r.id,
+      program: r.programName,
+      status: r.status,
+      exit_code: r.exitCode,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      error: r.lastError,
+    }));
     if (!finished) {
-      return { status: 202, body: { ...base, tasks, message: `Still running after ${timeoutSeconds} s; follow GET /api/tasks/{id}` } };
+      return {
+        status: 202,
+        body: { ...base, tasks, message: `Still running after ${timeoutSeconds} s; follow GET /api/tasks/{id}` },
+      };
     }
     const succeeded = runs.every((r) => r.status === 'succeeded');
     await this.writer.updateStatus(receiptId, 200);
@@ -240,7 +347,9 @@ export class ReceiverService {
       body: {
         ...base,
         tasks,
-        message: succeeded ? 'Task finished successfully' : `Task ${runs.find((r) => r.status !== 'succeeded')?.status}: ${runs.find((r) => r.status !== 'succeeded')?.lastError ?? ''}`,
+        message: succeeded
+          ? 'Task finished successfully'
+          : `Task ${runs.find((r) => r.status !== 'succeeded')?.status}: ${runs.find((r) => r.status !== 'succeeded')?.lastError ?? ''}`,
         output: runs[0]?.stdout ?? '',
         exit_code: runs[0]?.exitCode ?? null,
         succeeded,
@@ -253,7 +362,12 @@ export class ReceiverService {
    * (`dedup: body`), else its delivery id; and, for schemes with a signed timestamp, the signed content
    * itself for as long as the timestamp is accepted (an exact replay), whatever the de-duplication setting.
    */
-  private dedupKey(compiled: CompiledSource, raw: Buffer, deliveryId: string | null, replayKey: string | undefined): { key: string; windowSeconds: number; message: string } | null {
+  private dedupKey(
+    compiled: CompiledSource,
+    raw: Buffer,
+    deliveryId: string | null,
+    replayKey: string | undefined,
+  ): { key: string; windowSeconds: number; message: string } | null {
     const { source } = compiled;
     // A timestamp is accepted from window seconds before now to window seconds after, so a signed request
     // can be replayed for up to twice the window.
@@ -261,18 +375,34 @@ export class ReceiverService {
     const window = Math.max(source.dedupWindowSeconds, replayWindow);
     const digest = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
     if (source.dedup === 'body' && source.dedupWindowSeconds > 0) {
-      return { key: `body:${digest(raw)}`, windowSeconds: window, message: `Duplicate: the same body arrived within ${source.dedupWindowSeconds} s; nothing ran again` };
+      return {
+        key: `body:${digest(raw)}`,
+        windowSeconds: window,
+        message: `Duplicate: the same body arrived within ${source.dedupWindowSeconds} s; nothing ran again`,
+      };
     }
     if (deliveryId && source.dedupWindowSeconds > 0) {
-      return { key: deliveryId, windowSeconds: window, message: 'Duplicate delivery: already received, nothing ran again' };
+      return {
+        key: deliveryId,
+        windowSeconds: window,
+        message: 'Duplicate delivery: already received, nothing ran again',
+      };
     }
     if (replayKey) {
-      return { key: `replay:${digest(replayKey)}`, windowSeconds: replayWindow, message: 'Replay: this signed request was already received; nothing ran again' };
+      return {
+        key: `replay:${digest(replayKey)}`,
+        windowSeconds: replayWindow,
+        message: 'Replay: this signed request was already received; nothing ran again',
+      };
     }
     return null;
   }
 
-  private deliveryId(compiled: CompiledSource, trigger: TriggerContext, fromVerifier: string | undefined): string | null {
+  private deliveryId(
+    compiled: CompiledSource,
+    trigger: TriggerContext,
+    fromVerifier: string | undefined,
+  ): string | null {
     const { source } = compiled;
     let value: unknown = fromVerifier;
     if (source.dedupHeader) value = trigger.headers[source.dedupHeader];
@@ -281,21 +411,46 @@ export class ReceiverService {
     return typeof value === 'string' && value.length > 0 ? storableText(value).slice(0, 200) : null;
   }
 
-  /** Records a refused request and throws the error that answers it. */
-  async reject(ctx: HookContext, error: HookhubError, raw?: Buffer, event: string | null = null, deliveryId: string | null = null): Promise<never> {
+  /** Records the receipt of a refused request; returns `error`, the answer, for the caller to throw. */
+  async recordRefusal(
+    ctx: HookContext,
+    error: HookhubError,
+    raw?: Buffer,
+    event: string | null = null,
+    deliveryId: string | null = null,
+  ): Promise<HookhubError> {
     await this.recordRejected(ctx, ERROR_STATUS[error.code], `${error.code}: ${error.message}`, raw, event, deliveryId);
-    throw error;
+    return error;
   }
 
-  private async recordRejected(ctx: HookContext, status: number, reason: string, raw?: Buffer, event: string | null = null, deliveryId: string | null = null): Promise<void> {
+  private async recordRejected(
+    ctx: HookContext,
+    status: number,
+    reason: string,
+    raw?: Buffer,
+    event: string | null = null,
+    deliveryId: string | null = null,
+  ): Promise<void> {
     ctx.recorded = true;
-    await this.writer.write({ receipt: this.receipt(ctx, { verdict: 'rejected', status, raw, event, deliveryId, reason }), runs: [] });
+    await this.writer.write({
+      receipt: this.receipt(ctx, { verdict: 'rejected', status, raw, event, deliveryId, reason }),
+      runs: [],
+    });
     if (ctx.compiled) this.bursts.record(ctx.compiled.source, status, reason);
   }
 
   private receipt(
     ctx: HookContext,
-    r: { verdict: Verdict; status: number; raw?: Buffer; event: string | null; deliveryId: string | null; reason?: string; matched?: MatchedRule[]; taskIds?: string[] },
+    r: {
+      verdict: Verdict;
+      status: number;
+      raw?: Buffer;
+      event: string | null;
+      deliveryId: string | null;
+      reason?: string;
+      matched?: MatchedRule[];
+      taskIds?: string[];
+    },
   ): ReceiptRow {
     const cap = this.config.inbound.receiptBodyCap;
     const redact = ctx.compiled?.redact ?? ALWAYS_REDACTED;

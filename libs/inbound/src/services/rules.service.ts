@@ -1,68 +1,75 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type Repository } from 'typeorm';
-import { ErrorCode, HookhubError, TRIGGER_ROOTS, type TemplateInput, conditionProblem, isUuid } from '@hookhub/core';
-import { ProgramsService, TasksService, templateProblem } from '@hookhub/tasks';
-import type { CreateRuleDto, RuleDto, RuleListDto, RuleTestRequestDto, RuleTestResultDto, RuleVerdictDto, UpdateRuleDto } from '../dto/rules.dto';
-import { Rule } from '../entities/rule.entity';
-import { buildContext, parseBody } from './trigger-context';
+import { ErrorCode, HookhubError, isUuid } from '@hookhub/core';
+import { ProgramsService, TasksService } from '@hookhub/tasks';
+import {
+  type CreateRuleDto,
+  type RuleDto,
+  type RuleListDto,
+  type RuleTestRequestDto,
+  type RuleTestResultDto,
+  type RuleVerdictDto,
+  type UpdateRuleDto,
+  toRuleDto,
+} from '../dto/rules.dto';
+import type { Rule } from '../entities/rule.entity';
+import { parseBody } from '../http/body-parser';
+import { ruleProblems } from '../rules/rule-problems';
+import { buildContext } from '../routing/trigger-context';
+import { RuleStore } from '../stores/rule.store';
 import { SourceRegistry } from './source-registry';
 import { SourcesService } from './sources.service';
-
-export function toRuleDto(r: Rule): RuleDto {
-  return {
-    id: r.id,
-    source_id: r.sourceId,
-    position: r.position,
-    name: r.name,
-    condition: r.condition,
-    program_id: r.programId,
-    args: r.args,
-    env: r.env,
-    enabled: r.enabled,
-    created_at: r.createdAt.toISOString(),
-    updated_at: r.updatedAt.toISOString(),
-  };
-}
 
 /** The ordered rules of a source, and the dry run that explains which one matches a sample request. */
 @Injectable()
 export class RulesService {
-  private readonly rules: Repository<Rule>;
-
   constructor(
-    dataSource: DataSource,
+    private readonly rules: RuleStore,
     private readonly sources: SourcesService,
     private readonly programs: ProgramsService,
     private readonly tasks: TasksService,
     private readonly registry: SourceRegistry,
   ) {
-    this.rules = dataSource.getRepository(Rule);
+    // Rules refer to programs (ON DELETE RESTRICT): deleting a program still in use is a clear 409.
+    programs.checkInUseBeforeRemove(async (program) => {
+      const count = await this.rules.countUsingProgram(program.id);
+      return count > 0 ? `Program ${program.name} is used by ${count} rule(s); delete or change them first` : null;
+    });
   }
 
   async list(sourceId: string): Promise<RuleListDto> {
     await this.sources.find(sourceId);
-    const items = await this.rules.find({ where: { sourceId }, order: { position: 'ASC', createdAt: 'ASC' } });
+    const items = await this.rules.listBySource(sourceId);
     return { items: items.map(toRuleDto), total: items.length };
   }
 
   async create(sourceId: string, dto: CreateRuleDto): Promise<RuleDto> {
     await this.sources.find(sourceId);
     await this.validate(dto);
-    let position = dto.position;
-    if (position === undefined) {
-      const [{ max }] = (await this.rules.query(`SELECT coalesce(max(position), -1)::int AS max FROM rules WHERE source_id = $1`, [sourceId])) as Array<{ max: number }>;
-      position = max + 1;
-    }
-    const saved = await this.rules.save(
-      this.rules.create({ sourceId, position, name: dto.name, condition: dto.condition ?? true, programId: dto.program_id, args: dto.args ?? [], env: dto.env ?? {}, enabled: dto.enabled ?? true }),
-    );
+    const position = dto.position ?? (await this.rules.nextPosition(sourceId));
+    const saved = await this.rules.insert({
+      sourceId,
+      position,
+      name: dto.name,
+      condition: dto.condition ?? true,
+      programId: dto.program_id,
+      args: dto.args ?? [],
+      env: dto.env ?? {},
+      enabled: dto.enabled ?? true,
+    });
     await this.sources.changed();
     return toRuleDto(saved);
   }
 
   async update(sourceId: string, ruleId: string, dto: UpdateRuleDto): Promise<RuleDto> {
     const rule = await this.find(sourceId, ruleId);
-    const merged: CreateRuleDto = { name: rule.name, condition: rule.condition, program_id: rule.programId, args: rule.args, env: rule.env, ...dto };
+    const merged: CreateRuleDto = {
+      name: rule.name,
+      condition: rule.condition,
+      program_id: rule.programId,
+      args: rule.args,
+      env: rule.env,
+      ...dto,
+    };
     await this.validate(merged);
     Object.assign(rule, {
       name: merged.name,
@@ -80,7 +87,7 @@ export class RulesService {
 
   async remove(sourceId: string, ruleId: string): Promise<RuleDto> {
     const rule = await this.find(sourceId, ruleId);
-    await this.rules.delete({ id: rule.id });
+    await this.rules.delete(rule.id);
     await this.sources.changed();
     return toRuleDto(rule);
   }
@@ -90,7 +97,8 @@ export class RulesService {
     const source = await this.sources.find(sourceId);
     const compiled = await this.registry.compile(source);
     const headers = Object.fromEntries(Object.entries(dto.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
-    const body = typeof dto.body === 'string' ? parseBody(Buffer.from(dto.body), headers['content-type']) : dto.body ?? {};
+    const body =
+      typeof dto.body === 'string' ? parseBody(Buffer.from(dto.body), headers['content-type']) : (dto.body ?? {});
     const ctx = buildContext(compiled, body, headers, dto.query ?? {});
     let found = false;
     const verdicts: RuleVerdictDto[] = compiled.rules.map(({ rule, match, program, args, env }) => {
@@ -123,7 +131,7 @@ export class RulesService {
 
   private async find(sourceId: string, ruleId: string): Promise<Rule> {
     await this.sources.find(sourceId);
-    const rule = isUuid(ruleId) ? await this.rules.findOneBy({ id: ruleId, sourceId }) : null;
+    const rule = isUuid(ruleId) ? await this.rules.findInSource(ruleId, sourceId) : null;
     if (!rule) throw HookhubError.notFound('Rule', ruleId);
     return rule;
   }
@@ -134,22 +142,4 @@ export class RulesService {
     if (!program) problems.push({ field: 'program_id', errors: [`program ${dto.program_id} does not exist`] });
     if (problems.length) throw new HookhubError(ErrorCode.ValidationFailed, 'The rule is not valid', problems);
   }
-}
-
-/** What is wrong with a rule for `program` (its condition, templates, env names); empty when it is valid. */
-export function ruleProblems(dto: Omit<CreateRuleDto, 'program_id'>, program: { name: string; envAllow: string[] } | null): Array<{ field: string; errors: string[] }> {
-  const problems: Array<{ field: string; errors: string[] }> = [];
-  const add = (field: string, error: string) => problems.push({ field, errors: [error] });
-  const condition = conditionProblem(dto.condition ?? true, { roots: TRIGGER_ROOTS });
-  if (condition) add('condition', condition);
-  (dto.args ?? []).forEach((t: TemplateInput, i: number) => {
-    const problem = templateProblem(t, 'arg');
-    if (problem) add(`args.${i}`, problem);
-  });
-  for (const [name, t] of Object.entries(dto.env ?? {})) {
-    const problem = templateProblem(t, 'env');
-    if (problem) add(`env.${name}`, problem);
-    else if (program && !program.envAllow.includes(name)) add(`env.${name}`, `${name} is not in the env allow-list of program ${program.name}`);
-  }
-  return problems;
 }

@@ -1,49 +1,20 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource, type Repository } from 'typeorm';
-import { ErrorCode, HookhubError, type Page, SecretBox, cidrProblem, containsPattern, isUuid, paginate, parsePath, standardWebhooksKey } from '@hookhub/core';
+import { ErrorCode, HookhubError, type Page, SecretBox, cidrProblem, isUuid, parsePath } from '@hookhub/core';
 import { QueueNotifier } from '@hookhub/store';
-import type { CreateSourceDto, ListSourcesQueryDto, SourceDto, UpdateSourceDto } from '../dto/sources.dto';
-import { Source } from '../entities/source.entity';
+import {
+  type CreateSourceDto,
+  type ListSourcesQueryDto,
+  type SourceDto,
+  type UpdateSourceDto,
+  toSourceDto,
+} from '../dto/sources.dto';
+import type { Source } from '../entities/source.entity';
+import { SourceStore } from '../stores/source.store';
 import { VERIFIERS } from '../verifiers';
 
 /** Wake-up name when sources or rules change, so every process drops its cached copy. */
 export const SOURCES_CHANGED = 'inbound:sources-changed';
-
-export function toSourceDto(s: Source): SourceDto {
-  return {
-    id: s.id,
-    slug: s.slug,
-    name: s.name,
-    description: s.description,
-    enabled: s.enabled,
-    url_path: `/hooks/${s.slug}`,
-    scheme: s.scheme,
-    unverified: s.scheme === 'none',
-    verification: s.verification,
-    secret_count: s.secrets.length,
-    ip_allow: s.ipAllow,
-    rate_limit: s.rateLimit,
-    body_limit: s.bodyLimit,
-    methods: s.methods,
-    content_types: s.contentTypes,
-    replay_window_seconds: s.replayWindowSeconds,
-    dedup_window_seconds: s.dedupWindowSeconds,
-    dedup: s.dedup,
-    dedup_header: s.dedupHeader,
-    dedup_field: s.dedupField,
-    event_header: s.eventHeader,
-    event_field: s.eventField,
-    response_mode: s.responseMode,
-    sync_timeout_seconds: s.syncTimeoutSeconds,
-    match_mode: s.matchMode,
-    dispatch: s.dispatch,
-    id_field: s.idField,
-    by_id_programs: s.byIdPrograms,
-    created_at: s.createdAt.toISOString(),
-    updated_at: s.updatedAt.toISOString(),
-  };
-}
 
 export function secretContext(sourceId: string): string {
   return `source:${sourceId}`;
@@ -52,16 +23,14 @@ export function secretContext(sourceId: string): string {
 /** Sources: CRUD with validation; secrets are sealed with the master key and never returned. */
 @Injectable()
 export class SourcesService implements OnModuleDestroy {
-  private readonly sources: Repository<Source>;
   private readonly listeners = new Set<() => void>();
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly sources: SourceStore,
     private readonly box: SecretBox,
     private readonly notifier: QueueNotifier,
   ) {
-    this.sources = dataSource.getRepository(Source);
     this.unsubscribe = notifier.subscribe(SOURCES_CHANGED, () => this.listeners.forEach((l) => l()));
   }
 
@@ -81,32 +50,32 @@ export class SourcesService implements OnModuleDestroy {
 
   async create(dto: CreateSourceDto): Promise<SourceDto> {
     this.validate(dto);
-    if (await this.sources.findOneBy({ slug: dto.slug })) throw HookhubError.conflict(`A source with slug ${dto.slug} already exists`);
+    if (await this.sources.findBySlug(dto.slug))
+      throw HookhubError.conflict(`A source with slug ${dto.slug} already exists`);
     const id = randomUUID();
-    const entity = this.sources.create({ id, ...this.toColumns(dto, id) } as Source);
-    await this.sources.insert(entity);
+    await this.sources.insert({ id, ...this.toColumns(dto, id) } as Source);
     await this.changed();
-    return toSourceDto(await this.sources.findOneByOrFail({ id }));
+    return toSourceDto(await this.sources.getById(id));
   }
 
   async update(id: string, dto: UpdateSourceDto): Promise<SourceDto> {
     const source = await this.find(id);
     const merged = { ...this.toDtoShape(source), ...dto } as CreateSourceDto;
     this.validate(merged, dto.secrets === undefined ? source.secrets.length : undefined);
-    if (dto.slug && dto.slug !== source.slug && (await this.sources.findOneBy({ slug: dto.slug }))) {
+    if (dto.slug && dto.slug !== source.slug && (await this.sources.findBySlug(dto.slug))) {
       throw HookhubError.conflict(`A source with slug ${dto.slug} already exists`);
     }
     // Secrets are sealed to the stored row's id, whatever spelling of it the caller used.
-    await this.sources.update({ id: source.id }, this.toColumns(dto, source.id));
+    await this.sources.update(source.id, this.toColumns(dto, source.id));
     await this.changed();
-    return toSourceDto(await this.sources.findOneByOrFail({ id }));
+    return toSourceDto(await this.sources.getById(id));
   }
 
   async setEnabled(id: string, enabled: boolean): Promise<SourceDto> {
     await this.find(id);
-    await this.sources.update({ id }, { enabled });
+    await this.sources.update(id, { enabled });
     await this.changed();
-    return toSourceDto(await this.sources.findOneByOrFail({ id }));
+    return toSourceDto(await this.sources.getById(id));
   }
 
   async get(id: string): Promise<SourceDto> {
@@ -114,26 +83,24 @@ export class SourcesService implements OnModuleDestroy {
   }
 
   async list(query: ListSourcesQueryDto): Promise<Page<SourceDto>> {
-    const qb = this.sources.createQueryBuilder('s');
-    if (query.q) qb.andWhere('(s.slug ILIKE :q OR s.name ILIKE :q)', { q: containsPattern(query.q) });
-    return paginate(qb, 's', query, toSourceDto);
+    return this.sources.list(query, toSourceDto);
   }
 
   async remove(id: string): Promise<SourceDto> {
     const source = await this.find(id);
-    await this.sources.delete({ id });
+    await this.sources.delete(id);
     await this.changed();
     return toSourceDto(source);
   }
 
   async find(id: string): Promise<Source> {
-    const source = isUuid(id) ? await this.sources.findOneBy({ id }) : null;
+    const source = isUuid(id) ? await this.sources.findById(id) : null;
     if (!source) throw HookhubError.notFound('Source', id);
     return source;
   }
 
   findBySlug(slug: string): Promise<Source | null> {
-    return this.sources.findOneBy({ slug });
+    return this.sources.findBySlug(slug);
   }
 
   /** The plaintext secrets of a source, for its verifier. */
@@ -148,12 +115,10 @@ export class SourcesService implements OnModuleDestroy {
     const verifier = VERIFIERS[dto.scheme];
     const secretCount = dto.secrets?.length ?? existingSecrets ?? 0;
     if (verifier.needsSecret && secretCount === 0) add('secrets', `scheme ${dto.scheme} needs at least one secret`);
-    if (dto.scheme === 'basic') (dto.secrets ?? []).forEach((s, i) => !s.includes(':') && add(`secrets.${i}`, 'basic secrets are user:password'));
-    if (dto.scheme === 'standard-webhooks') {
-      (dto.secrets ?? []).forEach((s, i) => {
-        if (s.startsWith('whsec_') && standardWebhooksKey(s).length < 16) add(`secrets.${i}`, 'a whsec_ secret must hold at least 16 bytes of base64');
-      });
-    }
+    (dto.secrets ?? []).forEach((secret, i) => {
+      const problem = verifier.secretProblem?.(secret);
+      if (problem) add(`secrets.${i}`, problem);
+    });
     (dto.ip_allow ?? []).forEach((entry, i) => {
       const problem = cidrProblem(entry);
       if (problem) add(`ip_allow.${i}`, problem);
@@ -163,18 +128,29 @@ export class SourcesService implements OnModuleDestroy {
       if (path) {
         try {
           // Read from the parsed body: `event` alone would never match anything.
-          if (parsePath(path)[0] !== 'body') add(field, `${field} is a path in the body and starts with "body." (e.g. "body.${path}")`);
+          if (parsePath(path)[0] !== 'body')
+            add(field, `${field} is a path in the body and starts with "body." (e.g. "body.${path}")`);
         } catch (err) {
           add(field, (err as Error).message);
         }
       }
     }
-    if (dto.dedup === 'body' && dto.dedup_window_seconds === 0) add('dedup', 'dedup "body" needs a dedup_window_seconds above 0');
-    if (problems.length) throw new HookhubError(ErrorCode.ValidationFailed, 'The source definition is not valid', problems);
+    if (dto.dedup === 'body' && dto.dedup_window_seconds === 0)
+      add('dedup', 'dedup "body" needs a dedup_window_seconds above 0');
+    if (problems.length)
+      throw new HookhubError(ErrorCode.ValidationFailed, 'The source definition is not valid', problems);
   }
 
   private toDtoShape(s: Source): Partial<CreateSourceDto> {
-    return { slug: s.slug, scheme: s.scheme, ip_allow: s.ipAllow, dedup_field: s.dedupField, event_field: s.eventField, dedup: s.dedup, dedup_window_seconds: s.dedupWindowSeconds };
+    return {
+      slug: s.slug,
+      scheme: s.scheme,
+      ip_allow: s.ipAllow,
+      dedup_field: s.dedupField,
+      event_field: s.eventField,
+      dedup: s.dedup,
+      dedup_window_seconds: s.dedupWindowSeconds,
+    };
   }
 
   private toColumns(dto: Partial<CreateSourceDto>, id: string): Partial<Source> {
@@ -188,12 +164,21 @@ export class SourcesService implements OnModuleDestroy {
     set('enabled', dto.enabled);
     set('scheme', dto.scheme);
     set('verification', dto.verification ? { ...dto.verification } : undefined);
-    set('secrets', dto.secrets?.map((s) => this.box.seal(s, secretContext(id))));
+    set(
+      'secrets',
+      dto.secrets?.map((s) => this.box.seal(s, secretContext(id))),
+    );
     set('ipAllow', dto.ip_allow);
     set('rateLimit', dto.rate_limit);
     set('bodyLimit', dto.body_limit);
-    set('methods', dto.methods?.map((m) => m.toUpperCase()));
-    set('contentTypes', dto.content_types?.map((t) => t.toLowerCase()));
+    set(
+      'methods',
+      dto.methods?.map((m) => m.toUpperCase()),
+    );
+    set(
+      'contentTypes',
+      dto.content_types?.map((t) => t.toLowerCase()),
+    );
     set('replayWindowSeconds', dto.replay_window_seconds);
     set('dedupWindowSeconds', dto.dedup_window_seconds);
     set('dedup', dto.dedup);

@@ -6,7 +6,6 @@ import { type Verifier, invalid, missing, ok } from './verifier';
  * optional prefix. Defaults: `X-Signature`, sha256, hex. Scenario 1 is `{header: X-Signature, encoding: base64}`.
  */
 export const hmacVerifier: Verifier = {
-  scheme: 'hmac',
   credentialHeaders: (options) => [(options.header ?? 'x-signature').toLowerCase()],
   needsSecret: true,
   verify(input) {
@@ -19,7 +18,9 @@ export const hmacVerifier: Verifier = {
     const matched = input.secrets.some((s) => {
       const digest = hmac(algorithm, s, input.rawBody, encoding);
       // Hex digests compare case-insensitively (some senders upper-case them).
-      return encoding === 'hex' ? digestEqual(presented.toLowerCase(), `${prefix}${digest}`.toLowerCase()) : digestEqual(presented, prefix + digest);
+      return encoding === 'hex'
+        ? digestEqual(presented.toLowerCase(), `${prefix}${digest}`.toLowerCase())
+        : digestEqual(presented, prefix + digest);
     });
     return matched ? ok() : invalid(`${input.options.header ?? 'X-Signature'} does not match the body`);
   },

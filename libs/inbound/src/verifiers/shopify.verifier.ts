@@ -3,7 +3,6 @@ import { type Verifier, invalid, missing, ok } from './verifier';
 
 /** Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256 of the body>`. */
 export const shopifyVerifier: Verifier = {
-  scheme: 'shopify',
   credentialHeaders: () => ['x-shopify-hmac-sha256'],
   needsSecret: true,
   verify(input) {

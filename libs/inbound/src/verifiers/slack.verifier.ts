@@ -3,9 +3,10 @@ import { type Verifier, checkTimestamp, invalid, missing, ok, replayKey } from '
 
 /** Slack: `X-Slack-Signature: v0=<hex>` over `v0:<X-Slack-Request-Timestamp>:<body>`, within the window. */
 export const slackVerifier: Verifier = {
-  scheme: 'slack',
   credentialHeaders: () => ['x-slack-signature'],
   needsSecret: true,
+  // The Events API's event_id de-duplicates.
+  defaults: { eventField: 'body.type', dedupField: 'body.event_id' },
   verify(input) {
     const signature = input.headers['x-slack-signature'];
     if (signature === undefined) return missing('X-Slack-Signature is missing');

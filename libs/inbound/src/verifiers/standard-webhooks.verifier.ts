@@ -1,4 +1,4 @@
-import { digestEqual, standardWebhooksSignature } from '@hookhub/core';
+import { digestEqual, standardWebhooksKey, standardWebhooksSignature } from '@hookhub/core';
 import { type Verifier, checkTimestamp, invalid, missing, ok, replayKey } from './verifier';
 
 /**
@@ -6,9 +6,13 @@ import { type Verifier, checkTimestamp, invalid, missing, ok, replayKey } from '
  * `<webhook-id>.<webhook-timestamp>.<body>` under the decoded `whsec_` key, within the window.
  */
 export const standardWebhooksVerifier: Verifier = {
-  scheme: 'standard-webhooks',
   credentialHeaders: () => ['webhook-signature'],
   needsSecret: true,
+  secretProblem: (secret) =>
+    secret.startsWith('whsec_') && standardWebhooksKey(secret).length < 16
+      ? 'a whsec_ secret must hold at least 16 bytes of base64'
+      : null,
+  defaults: { eventField: 'body.type' },
   verify(input) {
     const id = input.headers['webhook-id'];
     const signature = input.headers['webhook-signature'];
@@ -21,6 +25,8 @@ export const standardWebhooksVerifier: Verifier = {
       .split(' ')
       .filter((p) => p.startsWith('v1,'))
       .map((p) => p.slice(3));
-    return presented.some((sig) => expected.some((e) => digestEqual(sig, e))) ? ok(id, replayKey([id, raw!], input.rawBody)) : invalid('webhook-signature does not match the body');
+    return presented.some((sig) => expected.some((e) => digestEqual(sig, e)))
+      ? ok(id, replayKey([id, raw!], input.rawBody))
+      : invalid('webhook-signature does not match the body');
   },
 };

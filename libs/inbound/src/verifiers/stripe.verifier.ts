@@ -3,9 +3,10 @@ import { type Verifier, checkTimestamp, invalid, missing, ok, replayKey } from '
 
 /** Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]`, HMAC-SHA256 of `t.body`, within the window. */
 export const stripeVerifier: Verifier = {
-  scheme: 'stripe',
   credentialHeaders: () => ['stripe-signature'],
   needsSecret: true,
+  // Stripe's event id de-duplicates.
+  defaults: { eventField: 'body.type', dedupField: 'body.id' },
   verify(input) {
     const header = input.headers['stripe-signature'];
     if (header === undefined) return missing('Stripe-Signature is missing');
@@ -24,6 +25,8 @@ export const stripeVerifier: Verifier = {
     if (typeof ts !== 'number') return ts;
     const signed = Buffer.concat([Buffer.from(`${t}.`), input.rawBody]);
     const expected = input.secrets.map((s) => hmac('sha256', s, signed, 'hex'));
-    return v1.some((sig) => expected.some((e) => digestEqual(sig, e))) ? ok(undefined, replayKey([t], input.rawBody)) : invalid('Stripe-Signature does not match the body');
+    return v1.some((sig) => expected.some((e) => digestEqual(sig, e)))
+      ? ok(undefined, replayKey([t], input.rawBody))
+      : invalid('Stripe-Signature does not match the body');
   },
 };

@@ -3,7 +3,6 @@ import { type Verifier, invalid, missing, ok } from './verifier';
 
 /** A shared token: `Authorization: Bearer <token>` by default, or the raw value of a named header. */
 export const tokenVerifier: Verifier = {
-  scheme: 'token',
   credentialHeaders: (options) => [(options.header ?? 'authorization').toLowerCase()],
   needsSecret: true,
   verify(input) {

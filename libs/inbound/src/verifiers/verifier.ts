@@ -1,9 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DigestEncoding, HmacAlgorithm } from '@hookhub/core';
 
-export const VERIFICATION_SCHEMES = ['github', 'gitlab', 'stripe', 'slack', 'shopify', 'standard-webhooks', 'hmac', 'token', 'basic', 'none'] as const;
-export type VerificationScheme = (typeof VERIFICATION_SCHEMES)[number];
-
 /** Scheme settings; each scheme reads the ones it needs. */
 export interface VerificationOptions {
   /** hmac / token: the header that carries the signature or token (token default: Authorization Bearer). */
@@ -44,15 +41,32 @@ export interface Verified {
 }
 export type VerifyResult = Verified | { ok: false; failure: VerifyFailure; reason: string };
 
+/** What a source of a scheme reads when it names nothing itself. */
+export interface SchemeDefaults {
+  /** The header (lower-case) that names the event, e.g. `x-github-event`. */
+  eventHeader?: string;
+  /** The body path that names the event when the source names no event header or field, e.g. `body.type`. */
+  eventField?: string;
+  /** The body path of the delivery id, for a scheme whose verifier returns none, e.g. `body.id`. */
+  dedupField?: string;
+}
+
+/**
+ * A verification scheme: one file each, one entry in the registry (`VERIFIERS` in index.ts), whose key is the
+ * scheme's name. What the rest of the hub needs to know about a scheme is declared here as data.
+ */
 export interface Verifier {
-  readonly scheme: VerificationScheme;
   /**
    * Every header (lower-case) this scheme reads a signature, token or password from, with these options.
    * A stored receipt never holds their values: a signature kept in clear could be replayed.
    */
   credentialHeaders(options: VerificationOptions): string[];
-  /** Whether the scheme needs at least one secret. */
+  /** Whether the scheme needs at least one secret. A scheme that needs none verifies nothing: its sources are flagged `unverified`. */
   readonly needsSecret: boolean;
+  /** What is wrong with one secret for this scheme (its shape), or null; absent when any secret will do. */
+  secretProblem?(secret: string): string | null;
+  /** The event header or field and the delivery id field a source of this scheme reads by default. */
+  readonly defaults?: SchemeDefaults;
   verify(input: VerifyInput): VerifyResult;
 }
 

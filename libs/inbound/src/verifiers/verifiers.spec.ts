@@ -13,7 +13,9 @@ interface Vector {
   headers: Record<string, string>;
 }
 
-const vectors = (JSON.parse(readFileSync(join(process.cwd(), 'test/fixtures/signatures.json'), 'utf8')) as { vectors: Vector[] }).vectors;
+const vectors = (
+  JSON.parse(readFileSync(join(process.cwd(), 'test/fixtures/signatures.json'), 'utf8')) as { vectors: Vector[] }
+).vectors;
 
 /** How each vector's scheme maps to a Hookhub verification scheme and its options. */
 const MAPPING: Record<string, { scheme: VerificationScheme; options?: VerificationOptions }> = {
@@ -65,7 +67,11 @@ describe('verifiers against the known-answer vectors', () => {
     });
 
     it('rejects another secret', () => {
-      expect(verifier.verify(inputFor(v, { secrets: ['whsec_' + Buffer.from('another secret entirely').toString('base64')] }))).toMatchObject({
+      expect(
+        verifier.verify(
+          inputFor(v, { secrets: ['whsec_' + Buffer.from('another secret entirely').toString('base64')] }),
+        ),
+      ).toMatchObject({
         ok: false,
         failure: 'invalid',
       });
@@ -92,31 +98,70 @@ describe('verifier details', () => {
 
   it('accepts any of several secrets during a rotation', () => {
     const sig = 'sha256=' + hmac('sha256', 'new-secret', body, 'hex');
-    expect(VERIFIERS.github.verify({ ...base, headers: { 'x-hub-signature-256': sig }, secrets: ['old-secret', 'new-secret'] }).ok).toBe(true);
+    expect(
+      VERIFIERS.github.verify({
+        ...base,
+        headers: { 'x-hub-signature-256': sig },
+        secrets: ['old-secret', 'new-secret'],
+      }).ok,
+    ).toBe(true);
   });
 
   it('github ignores the sha1 header unless allowed', () => {
     const sig = 'sha1=' + hmac('sha1', 's', body, 'hex');
-    expect(VERIFIERS.github.verify({ ...base, headers: { 'x-hub-signature': sig }, secrets: ['s'] })).toMatchObject({ ok: false, failure: 'missing' });
+    expect(VERIFIERS.github.verify({ ...base, headers: { 'x-hub-signature': sig }, secrets: ['s'] })).toMatchObject({
+      ok: false,
+      failure: 'missing',
+    });
   });
 
   it('hmac supports sha512 base64 and hex case-insensitively', () => {
     const b64 = hmac('sha512', 'k', body, 'base64');
-    expect(VERIFIERS.hmac.verify({ ...base, options: { algorithm: 'sha512', encoding: 'base64' }, headers: { 'x-signature': b64 }, secrets: ['k'] }).ok).toBe(true);
+    expect(
+      VERIFIERS.hmac.verify({
+        ...base,
+        options: { algorithm: 'sha512', encoding: 'base64' },
+        headers: { 'x-signature': b64 },
+        secrets: ['k'],
+      }).ok,
+    ).toBe(true);
     const hex = hmac('sha1', 'k', body, 'hex').toUpperCase();
-    expect(VERIFIERS.hmac.verify({ ...base, options: { algorithm: 'sha1', header: 'X-Sig' }, headers: { 'x-sig': hex }, secrets: ['k'] }).ok).toBe(true);
+    expect(
+      VERIFIERS.hmac.verify({
+        ...base,
+        options: { algorithm: 'sha1', header: 'X-Sig' },
+        headers: { 'x-sig': hex },
+        secrets: ['k'],
+      }).ok,
+    ).toBe(true);
   });
 
   it('token reads a bearer token or a named header', () => {
-    expect(VERIFIERS.token.verify({ ...base, headers: { authorization: 'Bearer t0k' }, secrets: ['t0k'] }).ok).toBe(true);
-    expect(VERIFIERS.token.verify({ ...base, headers: { authorization: 't0k' }, secrets: ['t0k'] })).toMatchObject({ ok: false, failure: 'invalid' });
-    expect(VERIFIERS.token.verify({ ...base, options: { header: 'X-Token' }, headers: { 'x-token': 't0k' }, secrets: ['t0k'] }).ok).toBe(true);
+    expect(VERIFIERS.token.verify({ ...base, headers: { authorization: 'Bearer t0k' }, secrets: ['t0k'] }).ok).toBe(
+      true,
+    );
+    expect(VERIFIERS.token.verify({ ...base, headers: { authorization: 't0k' }, secrets: ['t0k'] })).toMatchObject({
+      ok: false,
+      failure: 'invalid',
+    });
+    expect(
+      VERIFIERS.token.verify({
+        ...base,
+        options: { header: 'X-Token' },
+        headers: { 'x-token': 't0k' },
+        secrets: ['t0k'],
+      }).ok,
+    ).toBe(true);
   });
 
   it('basic checks user:password', () => {
     const header = 'Basic ' + Buffer.from('ci:pa:ss').toString('base64');
-    expect(VERIFIERS.basic.verify({ ...base, headers: { authorization: header }, secrets: ['ci:pa:ss'] }).ok).toBe(true);
-    expect(VERIFIERS.basic.verify({ ...base, headers: { authorization: header }, secrets: ['ci:other'] }).ok).toBe(false);
+    expect(VERIFIERS.basic.verify({ ...base, headers: { authorization: header }, secrets: ['ci:pa:ss'] }).ok).toBe(
+      true,
+    );
+    expect(VERIFIERS.basic.verify({ ...base, headers: { authorization: header }, secrets: ['ci:other'] }).ok).toBe(
+      false,
+    );
   });
 
   it('standard-webhooks returns webhook-id as the delivery id and rejects a non-numeric timestamp', () => {
@@ -129,6 +174,9 @@ describe('verifier details', () => {
       replayKey: `${v.headers['webhook-id']}.${v.headers['webhook-timestamp']}.${digest}`,
     });
     const headers = { ...inputFor(v).headers, 'webhook-timestamp': 'soon' };
-    expect(VERIFIERS['standard-webhooks'].verify(inputFor(v, { headers }))).toMatchObject({ ok: false, failure: 'invalid' });
+    expect(VERIFIERS['standard-webhooks'].verify(inputFor(v, { headers }))).toMatchObject({
+      ok: false,
+      failure: 'invalid',
+    });
   });
 });

@@ -1,11 +1,34 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
-  Allow, ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateNested,
+  Allow,
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateNested,
 } from 'class-validator';
 import { IsOmittable, IsTimestamp, PageOf, PageQueryDto, queryBoolean } from '@hookhub/core';
-import { DELIVERY_STATUSES, type DeliveryStatus, type DeliveryTrigger } from '../entities/delivery.entity';
-import type { BodyFormat } from '../entities/subscription.entity';
+import type { DeliveryAttempt } from '../entities/delivery-attempt.entity';
+import {
+  DELIVERY_STATUSES,
+  type Delivery,
+  type DeliveryStatus,
+  type DeliveryTrigger,
+} from '../entities/delivery.entity';
+import type { BodyFormat } from '../entities/webhook.entity';
 import { SIGNATURE_FORMATS, type SignatureFormat } from '../signing/signing';
 
 const HEADER_NAME = /^[A-Za-z0-9-]{1,100}$/;
@@ -13,32 +36,46 @@ const FILTER_EXAMPLE = { path: 'data.status', in: ['failed', 'stopped'] };
 
 export class SignatureOptionsDto {
   /** github: prefix of the event and delivery headers (`X-GitHub` gives `X-GitHub-Event`). @example "X-GitHub" */
-  @IsOptional() @IsString() @Matches(HEADER_NAME, { message: 'header_prefix must be a header name' })
+  @IsOptional()
+  @IsString()
+  @Matches(HEADER_NAME, { message: 'header_prefix must be a header name' })
   header_prefix?: string;
 
   /** hmac-hex: the signature header. @example "X-ATLAS-Signature" */
-  @IsOptional() @IsString() @Matches(HEADER_NAME, { message: 'header must be a header name' })
+  @IsOptional()
+  @IsString()
+  @Matches(HEADER_NAME, { message: 'header must be a header name' })
   header?: string;
 
   /** hmac-hex: the header that carries the event type. @example "X-ATLAS-Event" */
-  @IsOptional() @IsString() @Matches(HEADER_NAME, { message: 'event_header must be a header name' })
+  @IsOptional()
+  @IsString()
+  @Matches(HEADER_NAME, { message: 'event_header must be a header name' })
   event_header?: string;
 }
 
 export class CreateWebhookDto {
   /** Where deliveries are POSTed. Private, loopback and reserved addresses are refused unless HOOKHUB_OUTBOUND_ALLOW lists them. @example "https://example.com/hooks/hookhub" */
-  @IsString() @MaxLength(2048)
+  @IsString()
+  @MaxLength(2048)
   url!: string;
 
   /** @example "ops chat" */
-  @IsOptional() @IsString() @MaxLength(200)
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
   name?: string;
 
-  @IsOptional() @IsString() @MaxLength(2000)
+  @IsOptional()
+  @IsString()
+  @MaxLength(2000)
   description?: string;
 
   /** Event types: exact names, `prefix.*` wildcards, or `*` for all. @example ["service.started", "user.created", "task.*"] */
-  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(100) @IsString({ each: true })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
   events!: string[];
 
   /**
@@ -46,7 +83,8 @@ export class CreateWebhookDto {
    * starting at `type` and `data`.
    */
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true, example: FILTER_EXAMPLE })
-  @IsOptional() @Allow()
+  @IsOptional()
+  @Allow()
   payload_filter?: unknown;
 
   /**
@@ -54,48 +92,72 @@ export class CreateWebhookDto {
    * rest, never shown again (answers list the names in `header_names`), left out of logs and the audit log.
    * @example {"Authorization": "Bearer abc"}
    */
-  @IsOmittable() @IsObject()
+  @IsOmittable()
+  @IsObject()
   headers?: Record<string, string>;
 
   /** Per attempt, for the whole exchange (default 15000). @example 15000 */
-  @IsOptional() @IsInt() @Min(100) @Max(120_000)
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(120_000)
   timeout_ms?: number;
 
   /** Seconds before each retry (default 5, 300, 1800, 7200, 18000, 36000, 36000, with ±20% jitter). @example [5, 300, 1800] */
-  @IsOptional() @IsArray() @ArrayMaxSize(20) @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true }) @Min(0, { each: true }) @Max(604_800, { each: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true })
+  @Min(0, { each: true })
+  @Max(604_800, { each: true })
   retry_schedule?: number[];
 
   /** false: one attempt only (same as an empty retry_schedule). */
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   retry_enabled?: boolean;
 
-  /** Requests to this URL in flight at once (default HOOKHUB_DELIVERY_SUBSCRIPTION_IN_FLIGHT). @example 10 */
+  /** Requests to this URL in flight at once (default HOOKHUB_DELIVERY_WEBHOOK_IN_FLIGHT). @example 10 */
   @ApiPropertyOptional({ type: Number, nullable: true })
-  @IsOptional() @IsInt() @Min(1) @Max(10_000)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
   max_in_flight?: number | null;
 
   /** Requests started per second at most (default: no limit). @example 50 */
   @ApiPropertyOptional({ type: Number, nullable: true })
-  @IsOptional() @IsInt() @Min(1) @Max(100_000)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
   max_per_second?: number | null;
 
   @ApiPropertyOptional({ enum: SIGNATURE_FORMATS, example: 'standard-webhooks' })
-  @IsOptional() @IsIn(SIGNATURE_FORMATS)
+  @IsOptional()
+  @IsIn(SIGNATURE_FORMATS)
   signature_format?: SignatureFormat;
 
-  @IsOmittable() @ValidateNested() @Type(() => SignatureOptionsDto)
+  @IsOmittable()
+  @ValidateNested()
+  @Type(() => SignatureOptionsDto)
   signature_options?: SignatureOptionsDto;
 
   /** `compact` (default) sends the JSON as published; `sorted` sorts keys with Python `json.dumps(sort_keys=True)` spacing, for receivers that re-serialize before checking. */
   @ApiPropertyOptional({ enum: ['compact', 'sorted'], example: 'compact' })
-  @IsOptional() @IsIn(['compact', 'sorted'])
+  @IsOptional()
+  @IsIn(['compact', 'sorted'])
   body_format?: BodyFormat;
 
   /** The signing secret (default: a new `whsec_` secret). At least 16 characters. */
-  @IsOptional() @IsString() @MinLength(16) @MaxLength(256)
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
+  @MaxLength(256)
   secret?: string;
 
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   enabled?: boolean;
 }
 
@@ -106,27 +168,48 @@ export class PatchWebhookDto {
   @IsOptional() @IsString() @MaxLength(2000) description?: string;
   @IsOmittable() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(100) @IsString({ each: true }) events?: string[];
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true, example: FILTER_EXAMPLE })
-  @IsOptional() @Allow() payload_filter?: unknown;
+  @IsOptional()
+  @Allow()
+  payload_filter?: unknown;
   /**
    * Custom headers to set or change (`"Name": "value"`) or remove (`"Name": null`); the others are kept.
    * @example {"X-Api-Token": "new-token", "X-Old": null}
    */
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string', nullable: true } })
-  @IsOmittable() @IsObject() headers?: Record<string, string | null>;
+  @IsOmittable()
+  @IsObject()
+  headers?: Record<string, string | null>;
   @IsOptional() @IsInt() @Min(100) @Max(120_000) timeout_ms?: number;
   @ApiPropertyOptional({ type: [Number], nullable: true })
-  @IsOptional() @IsArray() @ArrayMaxSize(20) @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true }) @Min(0, { each: true }) @Max(604_800, { each: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true })
+  @Min(0, { each: true })
+  @Max(604_800, { each: true })
   retry_schedule?: number[] | null;
   @IsOptional() @IsBoolean() retry_enabled?: boolean;
   @ApiPropertyOptional({ type: Number, nullable: true })
-  @IsOptional() @IsInt() @Min(1) @Max(10_000) max_in_flight?: number | null;
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  max_in_flight?: number | null;
   @ApiPropertyOptional({ type: Number, nullable: true })
-  @IsOptional() @IsInt() @Min(1) @Max(100_000) max_per_second?: number | null;
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  max_per_second?: number | null;
   @ApiPropertyOptional({ enum: SIGNATURE_FORMATS })
-  @IsOptional() @IsIn(SIGNATURE_FORMATS) signature_format?: SignatureFormat;
+  @IsOptional()
+  @IsIn(SIGNATURE_FORMATS)
+  signature_format?: SignatureFormat;
   @IsOmittable() @ValidateNested() @Type(() => SignatureOptionsDto) signature_options?: SignatureOptionsDto;
   @ApiPropertyOptional({ enum: ['compact', 'sorted'] })
-  @IsOptional() @IsIn(['compact', 'sorted']) body_format?: BodyFormat;
+  @IsOptional()
+  @IsIn(['compact', 'sorted'])
+  body_format?: BodyFormat;
   @IsOptional() @IsBoolean() enabled?: boolean;
 }
 
@@ -196,24 +279,36 @@ export class WebhookPageDto extends PageOf(WebhookDto) {}
 
 export class ListWebhooksQueryDto extends PageQueryDto {
   /** Part of the name, description or URL. */
-  @IsOptional() @IsString() @MaxLength(200)
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
   q?: string;
 
-  @IsOptional() @Transform(queryBoolean) @IsBoolean()
+  @IsOptional()
+  @Transform(queryBoolean)
+  @IsBoolean()
   enabled?: boolean;
 
   /** Webhooks subscribed to this event type (wildcards applied). @example "service.started" */
-  @IsOptional() @IsString() @MaxLength(200)
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
   event?: string;
 }
 
 export class RotateSecretDto {
   /** How long the previous secret keeps signing too (default HOOKHUB_SECRET_ROTATION_GRACE_SECONDS, 24 h). 0 retires it now. @example 86400 */
-  @IsOptional() @IsInt() @Min(0) @Max(30 * 86400)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(30 * 86400)
   grace_seconds?: number;
 
   /** The new secret (default: a new `whsec_` secret). */
-  @IsOptional() @IsString() @MinLength(16) @MaxLength(256)
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
+  @MaxLength(256)
   secret?: string;
 }
 
@@ -257,12 +352,40 @@ export class AttemptDto {
   @ApiPropertyOptional({ type: String, nullable: true })
   error!: string | null;
   /** `lost`: a worker stopped after it claimed this attempt and before it recorded the outcome; the receiver may have got it. */
-  @ApiPropertyOptional({ type: String, nullable: true, enum: ['blocked', 'timeout', 'connect', 'tls', 'protocol', 'http', 'lost'] })
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    enum: ['blocked', 'timeout', 'connect', 'tls', 'protocol', 'http', 'lost'],
+  })
   error_kind!: string | null;
   /** When the next attempt is due, if this one failed and one is scheduled. */
   @ApiPropertyOptional({ type: String, nullable: true })
   next_attempt_at!: string | null;
   created_at!: string;
+}
+
+export function toAttemptDto(a: DeliveryAttempt): AttemptDto {
+  return {
+    id: a.id,
+    delivery_id: a.deliveryId,
+    event_id: a.eventId,
+    webhook_id: a.webhookId,
+    event_type: a.eventType,
+    attempt: a.attempt,
+    trigger: a.trigger,
+    url: a.url,
+    request_headers: a.requestHeaders,
+    status_code: a.statusCode,
+    success: a.success,
+    response_headers: a.responseHeaders,
+    response_body: a.responseBody,
+    response_truncated: a.responseTruncated,
+    duration_ms: a.durationMs,
+    error: a.error,
+    error_kind: a.errorKind,
+    next_attempt_at: a.nextAttemptAt?.toISOString() ?? null,
+    created_at: a.createdAt.toISOString(),
+  };
 }
 
 export class AttemptPageDto extends PageOf(AttemptDto) {}
@@ -272,43 +395,57 @@ export type StatusClass = (typeof STATUS_CLASSES)[number];
 
 export class ListAttemptsQueryDto extends PageQueryDto {
   /** Only successful (true) or failed (false) attempts. */
-  @IsOptional() @Transform(queryBoolean) @IsBoolean()
+  @IsOptional()
+  @Transform(queryBoolean)
+  @IsBoolean()
   success?: boolean;
 
   /** `none`: no HTTP answer (connect error, timeout, refused address). */
   @ApiPropertyOptional({ enum: STATUS_CLASSES })
-  @IsOptional() @IsIn(STATUS_CLASSES)
+  @IsOptional()
+  @IsIn(STATUS_CLASSES)
   status_class?: StatusClass;
 
   /** @example "service.started" */
-  @IsOptional() @IsString() @MaxLength(200)
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
   event_type?: string;
 
-  @IsOptional() @IsUUID()
+  @IsOptional()
+  @IsUUID()
   delivery_id?: string;
 
   /** At or after. @example "2026-11-23T00:00:00Z" */
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   from?: string;
 
   /** Before. */
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   to?: string;
 }
 
 export class RecentAttemptsQueryDto extends ListAttemptsQueryDto {
   /** The last this many hours (default 24, at most 720). @example 24 */
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(720)
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(720)
   hours?: number;
 }
 
 export class StatsQueryDto {
   /** From (default: 24 hours ago). @example "2026-11-22T00:00:00Z" */
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   from?: string;
 
   /** To (default: now). */
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   to?: string;
 }
 
@@ -367,20 +504,42 @@ export class DeliveryDto {
   finished_at!: string | null;
 }
 
+export function toDeliveryDto(d: Delivery): DeliveryDto {
+  return {
+    id: d.id,
+    event_id: d.eventId,
+    webhook_id: d.webhookId,
+    event_type: d.eventType,
+    status: d.status,
+    trigger: d.trigger,
+    attempts: d.attempts,
+    next_attempt_at: d.status === 'queued' ? d.runAt.toISOString() : null,
+    last_status: d.lastStatus,
+    last_error: d.lastError,
+    created_at: d.createdAt.toISOString(),
+    finished_at: d.finishedAt?.toISOString() ?? null,
+  };
+}
+
 export class DeliveryPageDto extends PageOf(DeliveryDto) {}
 
 export class ListDeliveriesQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: DELIVERY_STATUSES })
-  @IsOptional() @IsIn(DELIVERY_STATUSES)
+  @IsOptional()
+  @IsIn(DELIVERY_STATUSES)
   status?: DeliveryStatus;
 
-  @IsOptional() @IsString() @MaxLength(200)
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
   event_type?: string;
 
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   from?: string;
 
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   to?: string;
 }
 
@@ -390,7 +549,8 @@ export class RecoverDto {
   from!: string;
 
   /** ...and before this time (default: now). */
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   to?: string;
 }
 

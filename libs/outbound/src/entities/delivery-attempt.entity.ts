@@ -7,7 +7,7 @@ export class DeliveryAttempt {
   @PrimaryColumn('uuid') id!: string;
   @Column({ name: 'delivery_id', type: 'uuid' }) deliveryId!: string;
   @Column({ name: 'event_id', type: 'uuid' }) eventId!: string;
-  @Column({ name: 'subscription_id', type: 'uuid' }) subscriptionId!: string;
+  @Column({ name: 'webhook_id', type: 'uuid' }) webhookId!: string;
   @Column({ name: 'event_type', type: 'text' }) eventType!: string;
   @Column({ type: 'int' }) attempt!: number;
   @Column({ type: 'text' }) trigger!: DeliveryTrigger;

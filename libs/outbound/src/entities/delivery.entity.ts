@@ -5,12 +5,12 @@ export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['queued', 'running'
 /** Why the next (or last) attempt was made: published, a test, a manual resend, a bulk recover. */
 export type DeliveryTrigger = 'auto' | 'test' | 'manual' | 'recover';
 
-/** One event to one subscription: a row of the delivery queue. */
+/** One event to one webhook: a row of the delivery queue. */
 @Entity({ name: 'deliveries' })
 export class Delivery {
   @PrimaryColumn('uuid') id!: string;
   @Column({ name: 'event_id', type: 'uuid' }) eventId!: string;
-  @Column({ name: 'subscription_id', type: 'uuid' }) subscriptionId!: string;
+  @Column({ name: 'webhook_id', type: 'uuid' }) webhookId!: string;
   @Column({ name: 'event_type', type: 'text' }) eventType!: string;
   @Column({ type: 'text', default: 'queued' }) status!: DeliveryStatus;
   @Column({ type: 'text', default: 'auto' }) trigger!: DeliveryTrigger;

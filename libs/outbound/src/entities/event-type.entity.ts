@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
-/** A kind of event subscriptions can ask for, with an optional JSON Schema for its payload. */
+/** A kind of event webhooks can ask for, with an optional JSON Schema for its payload. */
 @Entity({ name: 'event_types' })
 export class EventType {
   @PrimaryColumn('uuid') id!: string;

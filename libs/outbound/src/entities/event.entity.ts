@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 
-/** A published event. `body` is the exact JSON sent to subscriptions (in the compact body format). */
+/** A published event. `body` is the exact JSON sent to webhooks (in the compact body format). */
 @Entity({ name: 'events' })
 export class OutboundEvent {
   @PrimaryColumn('uuid') id!: string;

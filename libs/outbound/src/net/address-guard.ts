@@ -79,7 +79,9 @@ export class BlockedAddressError extends Error {
     readonly address: string,
     readonly reason: string,
   ) {
-    super(`${host === address ? address : `${host} resolves to ${address}, which`} is ${reason}; outbound requests may not reach it unless HOOKHUB_OUTBOUND_ALLOW lists it`);
+    super(
+      `${host === address ? address : `${host} resolves to ${address}, which`} is ${reason}; outbound requests may not reach it unless HOOKHUB_OUTBOUND_ALLOW lists it`,
+    );
     this.name = 'BlockedAddressError';
   }
 }
@@ -117,7 +119,9 @@ export class AddressGuard {
     const bare = host.replace(/^\[(.*)\]$/, '$1');
     const addresses: LookupAddress[] = isIP(bare)
       ? [{ address: bare, family: isIP(bare) }]
-      : await new Promise((resolve, reject) => dnsLookup(bare, { all: true, verbatim: true }, (err, list) => (err ? reject(err) : resolve(list))));
+      : await new Promise((resolve, reject) =>
+          dnsLookup(bare, { all: true, verbatim: true }, (err, list) => (err ? reject(err) : resolve(list))),
+        );
     for (const { address } of addresses) {
       const why = this.refusal(address);
       if (why) throw new BlockedAddressError(bare, address, why);

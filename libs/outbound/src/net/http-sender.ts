@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { Agent, buildConnector } from 'undici';
+import { Clock } from '@hookhub/core';
 import type { AddressGuard } from './address-guard';
 
 /** Bytes of a response body that are kept. */
@@ -41,7 +42,10 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
 }
 
 function kindOf(err: Error): SendErrorKind {
-  const codeOf = (e: unknown) => (typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : undefined);
+  const codeOf = (e: unknown) =>
+    typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string'
+      ? (e as { code: string }).code
+      : undefined;
   const code = codeOf(err) ?? codeOf(err.cause) ?? '';
   if (code === 'EHOOKHUB_ADDRESS_BLOCKED') return 'blocked';
   if (err.name === 'TimeoutError' || err.name === 'AbortError' || /TIMEOUT/.test(code)) return 'timeout';
@@ -58,15 +62,24 @@ function kindOf(err: Error): SendErrorKind {
  */
 export class HttpSender {
   private readonly agent: Agent;
+  private readonly clock: Clock;
 
-  constructor(guard: AddressGuard, options: { connections?: number } = {}) {
+  constructor(guard: AddressGuard, options: { connections?: number; clock?: Clock } = {}) {
+    this.clock = options.clock ?? new Clock();
     const connect = buildConnector({});
     this.agent = new Agent({
       connections: options.connections ?? 32,
       connect: (opts, callback) => {
         guard.resolve(opts.hostname).then(
           ([target]) =>
-            connect({ ...opts, hostname: target.address, servername: opts.servername ?? (isIP(opts.hostname) ? undefined : opts.hostname) }, callback),
+            connect(
+              {
+                ...opts,
+                hostname: target.address,
+                servername: opts.servername ?? (isIP(opts.hostname) ? undefined : opts.hostname),
+              },
+              callback,
+            ),
           (err: Error) => callback(err, null),
         );
       },
@@ -90,7 +103,8 @@ export class HttpSender {
     let url: URL;
     try {
       url = new URL(request.url);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${url.protocol} is not http or https`);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new Error(`${url.protocol} is not http or https`);
     } catch (err) {
       return result({ error: `invalid URL: ${(err as Error).message}`, errorKind: 'protocol' });
     }
@@ -120,19 +134,23 @@ export class HttpSender {
       }
       if (truncated) res.body.destroy();
       const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+      for (const [name, value] of Object.entries(res.headers))
+        if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
       return result({
         ok: res.statusCode >= 200 && res.statusCode < 300,
         status: res.statusCode,
         headers,
         body: Buffer.concat(chunks).toString('utf8'),
         bodyTruncated: truncated,
-        retryAfterSeconds: parseRetryAfter(headers['retry-after']),
+        retryAfterSeconds: parseRetryAfter(headers['retry-after'], this.clock.nowMs()),
       });
     } catch (err) {
       const e = err as Error;
       const kind = kindOf(e);
-      return result({ error: kind === 'timeout' ? `no complete answer within ${request.timeoutMs} ms` : e.message, errorKind: kind });
+      return result({
+        error: kind === 'timeout' ? `no complete answer within ${request.timeoutMs} ms` : e.message,
+        errorKind: kind,
+      });
     }
   }
 

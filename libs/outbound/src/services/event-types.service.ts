@@ -1,20 +1,17 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { randomUUID } from 'node:crypto';
-import { DataSource, type Repository } from 'typeorm';
-import { HookhubError, type Page, ajvLinearRegExp, containsPattern, isUuid, paginate } from '@hookhub/core';
-import type { CreateEventTypeDto, EventTypeDto, ListEventTypesQueryDto, UpdateEventTypeDto } from '../dto/events.dto';
-import { EventType } from '../entities/event-type.entity';
-
-/** The events Hookhub publishes itself, registered at boot. */
-export const BUILTIN_EVENT_TYPES: ReadonlyArray<{ name: string; description: string }> = [
-  { name: 'task.succeeded', description: 'A task run exited with code 0.' },
-  { name: 'task.failed', description: 'A task run failed: non-zero exit, killed, could not start, or its worker stopped.' },
-  { name: 'task.timed_out', description: 'A task run was stopped at its program timeout.' },
-  { name: 'source.rejected_burst', description: 'A source refused many requests in a short time (bad signatures, blocked addresses, rate limits).' },
-  { name: 'webhook.disabled', description: 'Hookhub disabled a webhook: it answered 410 Gone, or every attempt failed for too long.' },
-  { name: 'webhook.test', description: 'Sent by POST /api/webhooks/{id}/test to that webhook only.' },
-];
+import { BoundedCache, Clock, HookhubError, type Page, ajvLinearRegExp, isUuid } from '@hookhub/core';
+import {
+  type CreateEventTypeDto,
+  type EventTypeDto,
+  type ListEventTypesQueryDto,
+  type UpdateEventTypeDto,
+  toEventTypeDto,
+} from '../dto/events.dto';
+import type { EventType } from '../entities/event-type.entity';
+import { BUILTIN_EVENT_TYPES } from '../event-types/builtin-event-types';
+import { EventTypeStore } from '../stores/event-types.store';
 
 /** What publishing an event of a type has to respect. */
 export interface PublishRules {
@@ -24,31 +21,17 @@ export interface PublishRules {
 
 const CACHE_MS = 2000;
 
-export function toEventTypeDto(t: EventType): EventTypeDto {
-  return {
-    id: t.id,
-    name: t.name,
-    description: t.description,
-    schema: t.schema as Record<string, unknown> | null,
-    archived: t.archived,
-    builtin: t.builtin,
-    created_at: t.createdAt.toISOString(),
-    updated_at: t.updatedAt.toISOString(),
-  };
-}
-
-/** Schema errors as validation details: `data.status: must be equal to one of the allowed values`. */
-export function schemaErrors(errors: ErrorObject[] | null | undefined): Array<{ field: string; errors: string[] }> {
-  return (errors ?? []).map((e) => ({ field: `data${e.instancePath.replace(/\//g, '.')}`, errors: [e.message ?? 'is not valid'] }));
-}
-
 /** Event types: CRUD, the built-in ones, and the JSON Schema check of published payloads. */
 @Injectable()
 export class EventTypesService implements OnApplicationBootstrap {
-  private readonly types: Repository<EventType>;
   /** Compiled schemas by their JSON text; each gets its own Ajv, so `$id`s of two versions cannot clash. */
-  private readonly validators = new Map<string, ValidateFunction>();
-  private readonly rules = new Map<string, { at: number; rules: Promise<PublishRules | null> }>();
+  private readonly validators = new BoundedCache<string, ValidateFunction>({ maxEntries: 500 });
+  /** Publish rules by lower-cased type name, for a short while (CACHE_MS): a busy type is looked up once per period. */
+  private readonly rules = new BoundedCache<string, Promise<PublishRules | null>>({
+    maxEntries: 1000,
+    ttlMs: CACHE_MS,
+    now: () => this.clock.nowMs(),
+  });
   private readonly logger = new Logger('EventTypes');
   /** Ajv's notices ("unknown format ... ignored") go to the JSON log, not the console. */
   private readonly ajvLogger = {
@@ -57,24 +40,20 @@ export class EventTypesService implements OnApplicationBootstrap {
     error: (...args: unknown[]) => this.logger.error(args.map(String).join(' ')),
   };
 
-  constructor(private readonly dataSource: DataSource) {
-    this.types = dataSource.getRepository(EventType);
-  }
+  constructor(
+    private readonly types: EventTypeStore,
+    private readonly clock: Clock,
+  ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.dataSource.query(
-      `INSERT INTO event_types (name, description, builtin)
-       SELECT name, description, true FROM jsonb_to_recordset($1::jsonb) AS t(name text, description text)
-       ON CONFLICT ((lower(name))) DO UPDATE SET builtin = true`,
-      [JSON.stringify(BUILTIN_EVENT_TYPES)],
-    );
+    await this.types.registerBuiltins(BUILTIN_EVENT_TYPES);
   }
 
   async create(dto: CreateEventTypeDto): Promise<EventTypeDto> {
     this.checkSchema(dto.schema);
     await this.ensureFree(dto.name);
     const id = randomUUID();
-    await this.types.insert(this.types.create({ id, name: dto.name, description: dto.description ?? '', schema: dto.schema ?? null }));
+    await this.types.insert({ id, name: dto.name, description: dto.description ?? '', schema: dto.schema ?? null });
     this.rules.clear();
     return this.get(id);
   }
@@ -91,7 +70,7 @@ export class EventTypesService implements OnApplicationBootstrap {
     if (dto.description !== undefined) changes.description = dto.description;
     if (dto.schema !== undefined) changes.schema = dto.schema;
     if (dto.archived !== undefined) changes.archived = dto.archived;
-    if (Object.keys(changes).length) await this.types.update({ id }, changes);
+    if (Object.keys(changes).length) await this.types.update(id, changes);
     this.rules.clear();
     return this.get(id);
   }
@@ -99,7 +78,7 @@ export class EventTypesService implements OnApplicationBootstrap {
   async remove(id: string): Promise<EventTypeDto> {
     const type = await this.find(id);
     if (type.builtin) throw HookhubError.conflict(`${type.name} is built in and cannot be deleted; archive it instead`);
-    await this.types.delete({ id });
+    await this.types.delete(id);
     this.rules.clear();
     return toEventTypeDto(type);
   }
@@ -109,53 +88,44 @@ export class EventTypesService implements OnApplicationBootstrap {
   }
 
   async list(query: ListEventTypesQueryDto): Promise<Page<EventTypeDto>> {
-    const qb = this.types.createQueryBuilder('t');
-    if (!query.include_archived) qb.andWhere('t.archived = false');
-    if (query.q) qb.andWhere('(t.name ILIKE :q OR t.description ILIKE :q)', { q: containsPattern(query.q) });
-    return paginate(qb, 't', query, toEventTypeDto);
+    return this.types.page(query, toEventTypeDto);
   }
 
   /** The rules for publishing `name`: null when the type is not registered (any payload is accepted). */
   async publishRules(name: string): Promise<PublishRules | null> {
     const key = name.toLowerCase();
     const hit = this.rules.get(key);
-    if (hit && Date.now() - hit.at < CACHE_MS) return hit.rules;
+    if (hit) return hit;
     // One lookup however many publishes of the type arrive while it runs (a busy type's entry expires under load).
     const rules = this.types
-      .createQueryBuilder('t')
-      .where('lower(t.name) = :key', { key })
-      .getOne()
-      .then((type) => (type ? { archived: type.archived, validate: type.schema ? this.validator(type.schema) : null } : null));
-    if (this.rules.size > 1000) this.rules.clear();
-    const entry = { at: Date.now(), rules };
-    this.rules.set(key, entry);
+      .findByLowerName(key)
+      .then((type) =>
+        type ? { archived: type.archived, validate: type.schema ? this.validator(type.schema) : null } : null,
+      );
+    this.rules.set(key, rules);
     rules.catch(() => {
-      if (this.rules.get(key) === entry) this.rules.delete(key);
+      if (this.rules.get(key) === rules) this.rules.delete(key);
     });
     return rules;
   }
 
   private async find(id: string): Promise<EventType> {
-    const type = isUuid(id) ? await this.types.findOneBy({ id }) : null;
+    const type = isUuid(id) ? await this.types.findById(id) : null;
     if (!type) throw HookhubError.notFound('Event type', id);
     return type;
   }
 
   private async ensureFree(name: string): Promise<void> {
-    const taken = await this.types.createQueryBuilder('t').where('lower(t.name) = lower(:name)', { name }).getExists();
-    if (taken) throw HookhubError.conflict(`An event type named ${name} already exists`);
+    if (await this.types.nameTaken(name)) throw HookhubError.conflict(`An event type named ${name} already exists`);
   }
 
   private validator(schema: object): ValidateFunction {
-    const key = JSON.stringify(schema);
-    let validate = this.validators.get(key);
-    if (!validate) {
-      // Schema patterns run on RE2: a catastrophic pattern cannot stall the process.
-      validate = new Ajv({ allErrors: true, strict: false, code: { regExp: ajvLinearRegExp }, logger: this.ajvLogger }).compile(schema);
-      if (this.validators.size > 500) this.validators.clear();
-      this.validators.set(key, validate);
-    }
-    return validate;
+    // Schema patterns run on RE2: a catastrophic pattern cannot stall the process.
+    return this.validators.getOrSet(JSON.stringify(schema), () =>
+      new Ajv({ allErrors: true, strict: false, code: { regExp: ajvLinearRegExp }, logger: this.ajvLogger }).compile(
+        schema,
+      ),
+    );
   }
 
   private checkSchema(schema: Record<string, unknown> | null | undefined): void {
@@ -163,7 +133,9 @@ export class EventTypesService implements OnApplicationBootstrap {
     try {
       this.validator(schema);
     } catch (err) {
-      throw HookhubError.badRequest(`The schema is not a valid JSON Schema: ${(err as Error).message}`, [{ field: 'schema', errors: [(err as Error).message] }]);
+      throw HookhubError.badRequest(`The schema is not a valid JSON Schema: ${(err as Error).message}`, [
+        { field: 'schema', errors: [(err as Error).message] },
+      ]);
     }
   }
 }

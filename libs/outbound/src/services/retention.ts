@@ -1,7 +1,9 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { APP_CONFIG, type AppConfig } from '@hookhub/core';
-import { Periodic, STORE_OPTIONS, type StoreRuntimeOptions, affectedRows } from '@hookhub/store';
+import { APP_CONFIG, type AppConfig, Clock } from '@hookhub/core';
+import { Periodic, STORE_OPTIONS, type StoreRuntimeOptions } from '@hookhub/store';
+import { DeliveryAttemptStore } from '../stores/delivery-attempts.store';
+import { EventIdempotencyStore } from '../stores/event-idempotency.store';
+import { EventStore } from '../stores/events.store';
 
 const BATCH = 5000;
 const EVERY_MS = 10 * 60_000;
@@ -20,10 +22,17 @@ export interface RetentionResult {
 @Injectable()
 export class OutboundRetention implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Retention');
-  private readonly periodic = new Periodic(EVERY_MS, () => this.purge(), (err) => this.logger.error(`retention failed: ${(err as Error).message}`));
+  private readonly periodic = new Periodic(
+    EVERY_MS,
+    () => this.purge(),
+    (err) => this.logger.error(`retention failed: ${(err as Error).message}`),
+  );
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly attemptStore: DeliveryAttemptStore,
+    private readonly eventStore: EventStore,
+    private readonly idempotency: EventIdempotencyStore,
+    private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(STORE_OPTIONS) private readonly options: StoreRuntimeOptions,
   ) {}
@@ -38,32 +47,24 @@ export class OutboundRetention implements OnApplicationBootstrap, BeforeApplicat
 
   /** One full pass; returns how many rows of each kind were deleted. */
   async purge(retentionDays = this.config.outbound.retentionDays): Promise<RetentionResult> {
-    const cutoff = new Date(Date.now() - retentionDays * 86_400_000);
-    const attempts = await this.inBatches(
-      `DELETE FROM delivery_attempts WHERE id IN (SELECT id FROM delivery_attempts WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
-      cutoff,
-    );
-    const events = await this.inBatches(
-      `DELETE FROM events WHERE id IN (
-         SELECT e.id FROM events e WHERE e.created_at < $1
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('queued', 'running'))
-         ORDER BY e.created_at LIMIT $2)`,
-      cutoff,
-    );
-    const idempotencyKeys = await this.inBatches(
-      `DELETE FROM event_idempotency WHERE key IN (SELECT key FROM event_idempotency WHERE expires_at < $1 LIMIT $2)`,
-      new Date(),
-    );
+    const cutoff = new Date(this.clock.nowMs() - retentionDays * 86_400_000);
+    const attempts = await this.inBatches((limit) => this.attemptStore.deleteOlderThan(cutoff, limit));
+    const events = await this.inBatches((limit) => this.eventStore.deleteSettledOlderThan(cutoff, limit));
+    const now = this.clock.now();
+    const idempotencyKeys = await this.inBatches((limit) => this.idempotency.deleteExpired(now, limit));
     if (attempts || events || idempotencyKeys) {
-      this.logger.log(`retention: deleted ${attempts} attempts, ${events} events and ${idempotencyKeys} expired idempotency keys`);
+      this.logger.log(
+        `retention: deleted ${attempts} attempts, ${events} events and ${idempotencyKeys} expired idempotency keys`,
+      );
     }
     return { attempts, events, idempotencyKeys };
   }
 
-  private async inBatches(sql: string, cutoff: Date): Promise<number> {
+  /** Runs `deleteBatch` until it deletes fewer than a full batch; how many rows in all. */
+  private async inBatches(deleteBatch: (limit: number) => Promise<number>): Promise<number> {
     let total = 0;
     for (;;) {
-      const deleted = affectedRows(await this.dataSource.query(sql, [cutoff, BATCH]));
+      const deleted = await deleteBatch(BATCH);
       total += deleted;
       if (deleted < BATCH) return total;
     }

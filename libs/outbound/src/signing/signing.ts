@@ -1,22 +1,30 @@
 import { randomBytes } from 'node:crypto';
-import { hmac, standardWebhooksSignature } from '@hookhub/core';
+import { githubSigner } from './github.signer';
+import { hmacHexSigner } from './hmac-hex.signer';
+import type { SignOptions, Signer } from './signer';
+import { standardWebhooksSigner } from './standard-webhooks.signer';
 
-/** How a delivery is signed. */
-export type SignatureFormat = 'standard-webhooks' | 'github' | 'hmac-hex';
-export const SIGNATURE_FORMATS: readonly SignatureFormat[] = ['standard-webhooks', 'github', 'hmac-hex'];
+export * from './signer';
 
-/** A new subscription secret: `whsec_` and the base64 of 32 random bytes. */
+/**
+ * How a delivery is signed, by format name: adding one is its file and its entry here. The API's validation
+ * and OpenAPI enum follow this list, and the store keeps any name (no CHECK constraint to migrate).
+ */
+export const SIGNERS = {
+  'standard-webhooks': standardWebhooksSigner,
+  github: githubSigner,
+  'hmac-hex': hmacHexSigner,
+} satisfies Readonly<Record<string, Signer>>;
+
+export type SignatureFormat = keyof typeof SIGNERS;
+/** The format names, in registry order. */
+export const SIGNATURE_FORMATS = Object.keys(SIGNERS) as readonly SignatureFormat[];
+/** A webhook's format when it names none. */
+export const DEFAULT_SIGNATURE_FORMAT: SignatureFormat = 'standard-webhooks';
+
+/** A new webhook secret: `whsec_` and the base64 of 32 random bytes. */
 export function generateSecret(): string {
   return 'whsec_' + randomBytes(32).toString('base64');
-}
-
-export interface SignOptions {
-  /** github: the prefix of the event and delivery headers (default `X-GitHub`: `X-GitHub-Event`, `X-GitHub-Delivery`). */
-  headerPrefix?: string;
-  /** hmac-hex: the signature header (default `X-Signature`). */
-  header?: string;
-  /** hmac-hex: the event header (default: none). */
-  eventHeader?: string;
 }
 
 export interface SignInput {
@@ -36,36 +44,14 @@ export interface SignInput {
   options?: SignOptions;
 }
 
-/**
- * The headers that sign one delivery. The signature covers exactly `body`, the bytes sent.
- *
- * - `standard-webhooks`: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>` over
- *   `id.timestamp.body`, one signature per secret, space separated.
- * - `github`: `X-Hub-Signature-256: sha256=<hex>` over the body (the secret's UTF-8 bytes are the key, as on
- *   GitHub), with `<prefix>-Event` and `<prefix>-Delivery`.
- * - `hmac-hex`: `<header>: <hex>` over the body, and `<eventHeader>` when set.
- */
+/** The headers that sign one delivery, in its format (see each format's file). The signature covers exactly `body`, the bytes sent. */
 export function signatureHeaders(input: SignInput): Record<string, string> {
   if (!input.secrets.length) throw new Error('a delivery needs at least one secret to sign with');
-  const options = input.options ?? {};
-  switch (input.format) {
-    case 'standard-webhooks': {
-      const timestamp = String(input.timestamp);
-      const signatures = input.secrets.map((s) => 'v1,' + standardWebhooksSignature(s, input.id, timestamp, input.body));
-      return { 'webhook-id': input.id, 'webhook-timestamp': timestamp, 'webhook-signature': signatures.join(' ') };
-    }
-    case 'github': {
-      const prefix = options.headerPrefix ?? 'X-GitHub';
-      return {
-        'X-Hub-Signature-256': 'sha256=' + hmac('sha256', input.secrets[0], input.body, 'hex'),
-        [`${prefix}-Event`]: input.eventType,
-        [`${prefix}-Delivery`]: input.id,
-      };
-    }
-    case 'hmac-hex': {
-      const headers: Record<string, string> = { [options.header ?? 'X-Signature']: hmac('sha256', input.secrets[0], input.body, 'hex') };
-      if (options.eventHeader) headers[options.eventHeader] = input.eventType;
-      return headers;
-    }
-  }
+  const { format, options, ...message } = input;
+  return SIGNERS[format].sign({ ...message, options: options ?? {} });
+}
+
+/** The names of the headers a format sends with these options (a webhook's custom headers may not use them). */
+export function signatureHeaderNames(format: SignatureFormat, options: SignOptions = {}): string[] {
+  return SIGNERS[format].headerNames(options);
 }

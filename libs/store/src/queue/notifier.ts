@@ -94,7 +94,11 @@ export class PostgresNotifier extends QueueNotifier {
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.connectionString, ssl: this.ssl, application_name: 'hookhub-listen' });
+    const client = new Client({
+      connectionString: this.connectionString,
+      ssl: this.ssl,
+      application_name: 'hookhub-listen',
+    });
     client.on('notification', (msg) => {
       if (msg.channel === QUEUE_CHANNEL && msg.payload) this.events.emit(msg.payload);
     });

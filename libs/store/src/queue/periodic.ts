@@ -1,6 +1,6 @@
 /**
  * Runs `job` every `everyMs` in the background, never two at once, with a timer that does not keep the
- * process alive. `stop` clears the timer and waits for a run in progress. For housekeeping and retention.
+ * process alive. `stop` clears the timer and waits for a run in progress. For retention.
  */
 export class Periodic {
   private timer?: NodeJS.Timeout;

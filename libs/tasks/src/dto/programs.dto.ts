@@ -1,24 +1,49 @@
 import { ApiProperty, type ApiPropertyOptions, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { Allow, ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { IsOmittable, PageOf, PageQueryDto, type TemplateInput } from '@hookhub/core';
-import type { ConcurrencyPolicy } from '../entities/program.entity';
+import {
+  Allow,
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
+import { IsOmittable, PageOf, PageQueryDto, QUEUE_NAME_PATTERN, type TemplateInput } from '@hookhub/core';
+import type { ConcurrencyPolicy, Program } from '../entities/program.entity';
 
 export const TEMPLATE_LIST_SCHEMA: ApiPropertyOptions = {
   type: 'array',
   items: {
     oneOf: [
       { type: 'string' },
-      { type: 'object', properties: { template: { type: 'string' }, pattern: { type: 'string' } }, required: ['template'] },
+      {
+        type: 'object',
+        properties: { template: { type: 'string' }, pattern: { type: 'string' } },
+        required: ['template'],
+      },
     ],
   },
 };
+
+/** Why a queue name was refused (the field is named by the validation details). */
+export const QUEUE_NAME_MESSAGE =
+  'queue must be 1 to 64 lower-case letters, digits, . _ -, starting with a letter or digit';
 
 export class CreateProgramDto {
   /** Unique name. @example "deploy" */
   @IsString()
   @MinLength(1)
   @MaxLength(100)
-  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: 'name may use letters, digits, . _ - and must start with a letter or digit' })
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+    message: 'name may use letters, digits, . _ - and must start with a letter or digit',
+  })
   name!: string;
 
   /** @example "Deploy the API from main" */
@@ -95,6 +120,15 @@ export class CreateProgramDto {
   @IsIn(['queue', 'drop', 'replace'])
   concurrency_policy?: ConcurrencyPolicy;
 
+  /**
+   * The task queue its runs go to (default `default`): only workers whose HOOKHUB_WORKER_QUEUES lists it run
+   * them, e.g. `backup` for the worker on the host with the disks. @example "backup"
+   */
+  @IsOmittable()
+  @IsString()
+  @Matches(QUEUE_NAME_PATTERN, { message: QUEUE_NAME_MESSAGE })
+  queue?: string;
+
   /** Retries after a failure or timeout (default 0). @example 2 */
   @IsOmittable()
   @IsInt()
@@ -151,12 +185,40 @@ export class ProgramDto {
   concurrency_key!: string | null;
   @ApiProperty({ enum: ['queue', 'drop', 'replace'] })
   concurrency_policy!: ConcurrencyPolicy;
+  /** The task queue its runs go to. @example "default" */
+  queue!: string;
   retry_max!: number;
   retry_backoff_seconds!: number;
   manual_run!: boolean;
   enabled!: boolean;
   created_at!: string;
   updated_at!: string;
+}
+
+export function toProgramDto(p: Program): ProgramDto {
+  return {
+    id: p.id,
+    number: p.number,
+    name: p.name,
+    description: p.description,
+    command: p.command,
+    args: p.args,
+    cwd: p.cwd,
+    env_allow: p.envAllow,
+    env_keys: Object.keys(p.env),
+    timeout_seconds: p.timeoutSeconds,
+    output_cap_bytes: p.outputCapBytes,
+    concurrency_limit: p.concurrencyLimit,
+    concurrency_key: p.concurrencyKey,
+    concurrency_policy: p.concurrencyPolicy,
+    queue: p.queue,
+    retry_max: p.retryMax,
+    retry_backoff_seconds: p.retryBackoffSeconds,
+    manual_run: p.manualRun,
+    enabled: p.enabled,
+    created_at: p.createdAt.toISOString(),
+    updated_at: p.updatedAt.toISOString(),
+  };
 }
 
 export class ProgramPageDto extends PageOf(ProgramDto) {}

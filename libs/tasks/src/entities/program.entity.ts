@@ -58,6 +58,10 @@ export class Program {
   @Column({ name: 'concurrency_policy', type: 'text', default: 'queue' })
   concurrencyPolicy!: ConcurrencyPolicy;
 
+  /** The task queue its runs go to: only workers that take it (HOOKHUB_WORKER_QUEUES) run them. */
+  @Column({ type: 'text', default: 'default' })
+  queue!: string;
+
   @Column({ name: 'retry_max', type: 'int', default: 0 })
   retryMax!: number;
 

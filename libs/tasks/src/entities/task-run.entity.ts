@@ -54,6 +54,21 @@ export class TaskRun {
   @Column({ type: 'text', default: 'queued' })
   status!: TaskStatus;
 
+  /** The program's queue when the run was made: only workers that take this queue claim it. */
+  @Column({ type: 'text', default: 'default' })
+  queue!: string;
+
+  /** A queued run held back by a concurrency rule: `key` or `program`; null when claimable. */
+  @Column({ name: 'parked_on', type: 'text', nullable: true })
+  parkedOn!: 'key' | 'program' | null;
+
+  /** The worker that claimed the run last, and its host. */
+  @Column({ name: 'worker_id', type: 'text', nullable: true })
+  workerId!: string | null;
+
+  @Column({ name: 'worker_hostname', type: 'text', nullable: true })
+  workerHostname!: string | null;
+
   @Column({ name: 'run_at', type: 'timestamptz', precision: 3 })
   runAt!: Date;
 
@@ -94,10 +109,20 @@ export class TaskRun {
   @Column({ type: 'text', default: '' })
   stderr!: string;
 
-  @Column({ name: 'stdout_bytes', type: 'bigint', default: 0, transformer: { to: (v: number) => v, from: (v: string | null) => Number(v ?? 0) } })
+  @Column({
+    name: 'stdout_bytes',
+    type: 'bigint',
+    default: 0,
+    transformer: { to: (v: number) => v, from: (v: string | null) => Number(v ?? 0) },
+  })
   stdoutBytes!: number;
 
-  @Column({ name: 'stderr_bytes', type: 'bigint', default: 0, transformer: { to: (v: number) => v, from: (v: string | null) => Number(v ?? 0) } })
+  @Column({
+    name: 'stderr_bytes',
+    type: 'bigint',
+    default: 0,
+    transformer: { to: (v: number) => v, from: (v: string | null) => Number(v ?? 0) },
+  })
   stderrBytes!: number;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })

@@ -1,22 +1,36 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { APP_CONFIG, type AppConfig } from '@hookhub/core';
+import { APP_CONFIG, type AppConfig, MetricsService, PROCESS_IDENTITY, type ProcessIdentity } from '@hookhub/core';
 import { EventsService, HUB_PUBLISHER } from '@hookhub/outbound';
-import { type ClaimedRow, QueueWorker, STORE_OPTIONS, type StoreRuntimeOptions, affectedRows, rowsOf, untilStored } from '@hookhub/store';
+import {
+  type ClaimedRow,
+  Periodic,
+  QueueWorker,
+  STORE_OPTIONS,
+  type StoreRuntimeOptions,
+  untilStored,
+} from '@hookhub/store';
 import type { Program } from '../entities/program.entity';
 import type { TaskStatus } from '../entities/task-run.entity';
+import { forbiddenEnvName } from '../programs/forbidden-env';
 import { ProcessRunner, type RunResult, type RunningProcess } from '../runner/process-runner';
-import { ProgramsService, forbiddenEnvName } from './programs.service';
-import { TASKS_CANCEL } from './task-queue';
-import { TasksService, retryRun } from './tasks.service';
+import { retryRun } from '../runs/retry-run';
+import { DEFAULT_QUEUE, type RunOutcome, TaskRunStore } from '../stores/task-run.store';
+import { ProgramsService } from './programs.service';
+import { TasksService } from './tasks.service';
 
 /** The event each final status publishes; canceled runs publish none. */
-const TASK_EVENT_TYPES: Partial<Record<TaskStatus, string>> = { succeeded: 'task.succeeded', failed: 'task.failed', timed_out: 'task.timed_out' };
+const TASK_EVENT_TYPES: Partial<Record<TaskStatus, string>> = {
+  succeeded: 'task.succeeded',
+  failed: 'task.failed',
+  timed_out: 'task.timed_out',
+};
 
 /** How often a running task's lease is renewed, its output flushed and its cancel flag read. */
 const HEARTBEAT_MS = 1000;
 /** Kept back from HOOKHUB_SHUTDOWN_TIMEOUT_MS, after the kill grace, to record the outcomes of ended runs. */
 const SHUTDOWN_MARGIN_MS = 2000;
+/** How often the worker lets go of parked runs whose rule no longer holds them (a program's limit was raised). */
+const UNPARK_EVERY_MS = 15_000;
 
 export const SHUTDOWN_REASON = 'the hub shut down while the task ran';
 
@@ -30,7 +44,7 @@ interface ActiveRun {
   finished?: boolean;
 }
 
-interface TaskRow extends ClaimedRow {
+export interface TaskRow extends ClaimedRow {
   program_id: string | null;
   program_name: string;
   argv: string[];
@@ -43,6 +57,8 @@ interface TaskRow extends ClaimedRow {
   rule_id: string | null;
   concurrency_key: string | null;
   triggered_by: string | null;
+  /** The queue the run was claimed from (where a retry goes when its program is gone). */
+  queue?: string;
 }
 
 /**
@@ -56,18 +72,27 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private worker?: QueueWorker;
   private readonly active = new Map<string, ActiveRun>();
   private unsubscribeCancel?: () => void;
+  /** The parking safety net: runs held back by a rule that no longer holds them are let go (see unparkStale). */
+  private readonly unparker = new Periodic(
+    UNPARK_EVERY_MS,
+    () => this.runs.unparkStale(),
+    (err) => this.logger.warn(`could not unpark waiting runs: ${(err as Error).message}`),
+  );
   private shuttingDown = false;
   /** The shutdown's drain time is over: outcome writes stop waiting for a store that is down. */
   private deadlinePassed = false;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly runs: TaskRunStore,
     private readonly tasks: TasksService,
     private readonly programs: ProgramsService,
     private readonly runner: ProcessRunner,
     private readonly events: EventsService,
+    private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(STORE_OPTIONS) private readonly storeOptions: StoreRuntimeOptions,
+    /** The process's identity: runs are claimed under its id (absent in service tests: a random one). */
+    @Inject(PROCESS_IDENTITY) private readonly identity?: ProcessIdentity,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -76,17 +101,28 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
 
   start(): void {
     if (this.worker) return;
-    this.worker = new QueueWorker(this.tasks.queue, (row, workerId) => this.handle(row as TaskRow, workerId), {
+    // Only the queues this process takes (HOOKHUB_WORKER_QUEUES): other queues' runs wait for their own workers.
+    const queue = this.runs.queueFor(this.config.queue.workerQueues);
+    this.worker = new QueueWorker(queue, (row, workerId) => this.handle(row as TaskRow, workerId), {
+      workerId: this.identity?.id,
       concurrency: this.config.tasks.concurrency,
       leaseMs: this.config.tasks.leaseMs,
       pollIntervalMs: Math.min(this.storeOptions.pollIntervalMs, 5000),
       onError: (err) => this.logger.error(`task worker: ${(err as Error).message}`),
     });
     // Also fired when the LISTEN connection comes back, possibly while the store is still down.
-    this.unsubscribeCancel = this.tasks.queue.subscribeTo(TASKS_CANCEL, () => {
-      this.checkCancels().catch((err: unknown) => this.logger.warn(`could not read cancel requests (the heartbeat reads them too): ${(err as Error).message}`));
+    this.unsubscribeCancel = this.runs.onCancel(() => {
+      this.checkCancels().catch((err: unknown) =>
+        this.logger.warn(`could not read cancel requests (the heartbeat reads them too): ${(err as Error).message}`),
+      );
     });
     this.worker.start();
+    this.unparker.start();
+  }
+
+  /** Runs in progress in this process (the worker heartbeat reports it). */
+  get busy(): number {
+    return this.worker?.busy ?? 0;
   }
 
   /**
@@ -97,8 +133,12 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   async beforeApplicationShutdown(): Promise<void> {
     this.shuttingDown = true;
     if (!this.worker) return;
-    const drainMs = Math.max(0, this.config.http.shutdownTimeoutMs - this.config.tasks.killGraceMs - SHUTDOWN_MARGIN_MS);
-    if (this.active.size) this.logger.log(`waiting up to ${drainMs} ms for ${this.active.size} running task(s) to finish`);
+    const drainMs = Math.max(
+      0,
+      this.config.http.shutdownTimeoutMs - this.config.tasks.killGraceMs - SHUTDOWN_MARGIN_MS,
+    );
+    if (this.active.size)
+      this.logger.log(`waiting up to ${drainMs} ms for ${this.active.size} running task(s) to finish`);
     const stopped = this.worker.stop();
     const deadline = setTimeout(() => {
       this.deadlinePassed = true;
@@ -112,21 +152,27 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     } finally {
       clearTimeout(deadline);
       this.unsubscribeCancel?.();
+      await this.unparker.stop();
       this.worker = undefined;
     }
   }
 
-  private async handle(row: TaskRow, workerId: string): Promise<void> {
+  /** Runs one claimed task run and records its outcome (the queue worker calls it for each claim). */
+  async handle(row: TaskRow, workerId: string): Promise<void> {
     const program = row.program_id ? await this.programs.find(row.program_id).catch(() => null) : null;
     if (row.recovered) {
       await this.finish(row, workerId, 'failed', {
         error: 'the worker running this task stopped (hub restart or crash) before it finished',
         backoffSeconds: program?.retryBackoffSeconds,
+        queue: program?.queue,
       });
       return;
     }
     if (!program || !program.enabled) {
-      await this.finish(row, workerId, 'failed', { error: program ? `program ${program.name} is disabled` : 'the program was deleted', noRetry: true });
+      await this.finish(row, workerId, 'failed', {
+        error: program ? `program ${program.name} is disabled` : 'the program was deleted',
+        noRetry: true,
+      });
       return;
     }
     const commandProblem = this.programs.commandProblem(program.command);
@@ -136,7 +182,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     }
     if (this.shuttingDown) {
       // Claimed as the hub began to shut down, before anything ran: back to the queue for the next worker.
-      await this.tasks.queue.release(row.id, workerId);
+      await this.runs.release(row.id, workerId);
       return;
     }
     const process = this.runner.start({
@@ -183,7 +229,12 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
               : `exited with code ${result.exitCode}`
             : null;
     try {
-      await this.finish(row, workerId, status, { result, error, backoffSeconds: program.retryBackoffSeconds });
+      await this.finish(row, workerId, status, {
+        result,
+        error,
+        backoffSeconds: program.retryBackoffSeconds,
+        queue: program.queue,
+      });
     } finally {
       clearInterval(heartbeat);
     }
@@ -211,20 +262,13 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     if (active.beating) return;
     active.beating = true;
     try {
-      const snap = active.process.snapshot();
-      const list = rowsOf<{ cancel_requested_at: Date | null; last_error: string | null }>(await this.dataSource.query(
-        `UPDATE task_runs SET locked_until = now() + ($3::int * interval '1 millisecond'), updated_at = now(),
-           stdout = $4, stderr = $5, stdout_bytes = $6, stderr_bytes = $7
-         WHERE id = $1 AND locked_by = $2 AND status = 'running'
-         RETURNING cancel_requested_at, last_error`,
-        [id, workerId, this.config.tasks.leaseMs, snap.stdout, snap.stderr, snap.stdoutBytes, snap.stderrBytes],
-      ));
-      if (!list.length) {
+      const beat = await this.runs.heartbeat(id, workerId, this.config.tasks.leaseMs, active.process.snapshot());
+      if (!beat) {
         if (active.finished) return;
         active.cancelReason = 'the lease on this run was lost to another worker';
         active.process.cancel();
-      } else if (list[0].cancel_requested_at && active.cancelReason === undefined) {
-        active.cancelReason = list[0].last_error ?? 'canceled';
+      } else if (beat.cancelRequestedAt && active.cancelReason === undefined) {
+        active.cancelReason = beat.lastError ?? 'canceled';
         active.process.cancel();
       }
     } catch (err) {
@@ -239,14 +283,10 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private async checkCancels(): Promise<void> {
     const ids = [...this.active.keys()];
     if (!ids.length) return;
-    const rows = (await this.dataSource.query(
-      `SELECT id, last_error FROM task_runs WHERE id = ANY($1::uuid[]) AND cancel_requested_at IS NOT NULL`,
-      [ids],
-    )) as Array<{ id: string; last_error: string | null }>;
-    for (const row of rows) {
+    for (const row of await this.runs.cancelRequests(ids)) {
       const active = this.active.get(row.id);
       if (active && active.cancelReason === undefined) {
-        active.cancelReason = row.last_error ?? 'canceled';
+        active.cancelReason = row.lastError ?? 'canceled';
         active.process.cancel();
       }
     }
@@ -257,70 +297,105 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     row: TaskRow,
     workerId: string,
     status: TaskStatus,
-    outcome: { result?: RunResult; error: string | null; backoffSeconds?: number; noRetry?: boolean },
+    outcome: {
+      result?: RunResult;
+      error: string | null;
+      backoffSeconds?: number;
+      noRetry?: boolean;
+      /** The program's queue, where the retry goes (the run's own when the program is gone). */
+      queue?: string;
+    },
   ): Promise<void> {
     const r = outcome.result;
     const retry = !outcome.noRetry && (status === 'failed' || status === 'timed_out') && row.attempt < row.max_attempts;
     let retryId: string | null = null;
     let published = 0;
+    const recorded: RunOutcome = {
+      status,
+      exitCode: r?.exitCode ?? null,
+      signal: r?.signal ?? null,
+      durationMs: r?.durationMs ?? null,
+      stdout: r?.stdout ?? null,
+      stderr: r?.stderr ?? null,
+      stdoutBytes: r?.stdoutBytes ?? null,
+      stderrBytes: r?.stderrBytes ?? null,
+      error: outcome.error,
+    };
     // The outcome is the one write that must land: retried while the store restarts (the heartbeat keeps the
     // lease meanwhile), so a run that finished is never recorded as lost. Under the lease, a retry after a
     // commit whose answer was lost updates nothing and publishes nothing twice.
-    await untilStored(() => this.dataSource.transaction(async (m) => {
-      retryId = null;
-      published = 0;
-      const updated = affectedRows(await m.query(
-        `UPDATE task_runs SET status = $3, exit_code = $4, signal = $5, duration_ms = $6, stdout = coalesce($7, stdout),
-           stderr = coalesce($8, stderr), stdout_bytes = coalesce($9, stdout_bytes), stderr_bytes = coalesce($10, stderr_bytes),
-           last_error = $11, finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL
-         WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
-        [row.id, workerId, status, r?.exitCode ?? null, r?.signal ?? null, r?.durationMs ?? null, r?.stdout ?? null, r?.stderr ?? null,
-          r?.stdoutBytes ?? null, r?.stderrBytes ?? null, outcome.error],
-      ));
-      if (!updated) return;
-      if (retry && row.program_id) {
-        const next = retryRun(row, { program_id: row.program_id, program_name: row.program_name }, 'retry policy');
-        next.attempt = row.attempt + 1;
-        next.max_attempts = row.max_attempts;
-        next.delay_seconds = (outcome.backoffSeconds ?? 30) * 2 ** (row.attempt - 1);
-        retryId = next.id;
-        await this.tasks.insert(m, [next]);
-      }
-      const type = TASK_EVENT_TYPES[status];
-      if (type) {
-        // Committed with the outcome, so a subscriber never misses a run that finished.
-        const event = await this.events.publishWithin(m, {
-          type,
-          data: {
-            task_id: row.id,
-            program_id: row.program_id,
-            program_name: row.program_name,
-            status,
-            exit_code: r?.exitCode ?? null,
-            signal: r?.signal ?? null,
-            duration_ms: r?.durationMs ?? null,
-            error: outcome.error,
-            attempt: row.attempt,
-            max_attempts: row.max_attempts,
-            retry_id: retryId,
-            trigger: row.trigger,
-            source_id: row.source_id,
-            receipt_id: row.receipt_id,
-            stderr_tail: r ? r.stderr.slice(-1024) : null,
-          },
-          publishedBy: HUB_PUBLISHER,
+    await untilStored(
+      () => {
+        retryId = null;
+        published = 0;
+        return this.runs.finish(row.id, workerId, recorded, async (m) => {
+          if (retry && row.program_id) {
+            const next = retryRun(
+              row,
+              {
+                program_id: row.program_id,
+                program_name: row.program_name,
+                queue: outcome.queue ?? row.queue ?? DEFAULT_QUEUE,
+              },
+              'retry policy',
+            );
+            next.attempt = row.attempt + 1;
+            next.max_attempts = row.max_attempts;
+            next.delay_seconds = (outcome.backoffSeconds ?? 30) * 2 ** (row.attempt - 1);
+            retryId = next.id;
+            await this.tasks.insert(m, [next]);
+          }
+          const type = TASK_EVENT_TYPES[status];
+          if (type) {
+            // Committed with the outcome, so a subscriber never misses a run that finished.
+            const event = await this.events.publishWithin(m, {
+              type,
+              data: {
+                task_id: row.id,
+                program_id: row.program_id,
+                program_name: row.program_name,
+                status,
+                exit_code: r?.exitCode ?? null,
+                signal: r?.signal ?? null,
+                duration_ms: r?.durationMs ?? null,
+                error: outcome.error,
+                attempt: row.attempt,
+                max_attempts: row.max_attempts,
+                retry_id: retryId,
+                trigger: row.trigger,
+                source_id: row.source_id,
+                receipt_id: row.receipt_id,
+                stderr_tail: r ? r.stderr.slice(-1024) : null,
+              },
+              publishedBy: HUB_PUBLISHER,
+            });
+            published = event.deliveries;
+          }
         });
-        published = event.deliveries;
-      }
-    }), {
-      what: `the outcome of task ${row.id}`,
-      onDown: (err) => this.logger.warn(`the store is unavailable (${(err as Error).message}); task ${row.id} ${status}, recording its outcome once the store is back`),
-      onBack: (ms) => this.logger.log(`recorded the outcome of task ${row.id} after waiting ${ms} ms for the store`),
-      giveUp: () => this.deadlinePassed,
-    });
-    await this.tasks.queue.notifyDone();
+      },
+      {
+        what: `the outcome of task ${row.id}`,
+        onDown: (err) =>
+          this.logger.warn(
+            `the store is unavailable (${(err as Error).message}); task ${row.id} ${status}, recording its outcome once the store is back`,
+          ),
+        onBack: (ms) => this.logger.log(`recorded the outcome of task ${row.id} after waiting ${ms} ms for the store`),
+        giveUp: () => this.deadlinePassed,
+      },
+    );
+    const labels = { program: row.program_name, outcome: status };
+    this.metrics.taskRuns.inc(labels);
+    if (r) this.metrics.taskRunDuration.observe(labels, r.durationMs / 1000);
+    await this.runs.notifyDone();
     if (retryId) await this.tasks.wake();
     if (published) await this.events.wake();
-    this.logger.log({ msg: 'task finished', taskId: row.id, program: row.program_name, status, error: outcome.error, retryId });
+    this.logger.log({
+      msg: 'task finished',
+      taskId: row.id,
+      program: row.program_name,
+      status,
+      error: outcome.error,
+      retryId,
+    });
   }
 }
