@@ -25,8 +25,18 @@ export interface Started {
  * Starts `node <script>` with the given env and waits until `readyPath` answers 200. The child's output is
  * kept (the last 64 KiB) and printed if it dies or never gets ready.
  */
-export async function startNode(script: string, env: Record<string, string>, port: number, readyPath: string, nodeArgs: string[] = [], timeoutMs = 60_000): Promise<Started> {
-  const child = spawn(process.execPath, [...nodeArgs, script], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startNode(
+  script: string,
+  env: Record<string, string>,
+  port: number,
+  readyPath: string,
+  nodeArgs: string[] = [],
+  timeoutMs = 60_000,
+): Promise<Started> {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString('utf8')).slice(-65_536);
@@ -61,12 +71,18 @@ export async function startNode(script: string, env: Record<string, string>, por
 }
 
 /** Creates a fresh database next to `adminUrl`'s and returns its URL and a function that drops it. */
-export async function freshDatabase(adminUrl: string, name: string): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function freshDatabase(
+  adminUrl: string,
+  name: string,
+): Promise<{ url: string; drop: () => Promise<void> }> {
   const admin = new Client({ connectionString: adminUrl });
   try {
     await admin.connect();
   } catch (err) {
-    throw new Error(`cannot reach Postgres at ${adminUrl} (${(err as Error).message}); set BENCH_DATABASE_URL or start Postgres`, { cause: err });
+    throw new Error(
+      `cannot reach Postgres at ${adminUrl} (${(err as Error).message}); set BENCH_DATABASE_URL or start Postgres`,
+      { cause: err },
+    );
   }
   await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   await admin.query(`CREATE DATABASE "${name}"`);
@@ -99,6 +115,25 @@ function statCpu(pid: number | string): number {
 /** CPU seconds (user + system) used so far by a process; 0 where /proc is not available. */
 export function processCpuSeconds(pid: number): number {
   return statCpu(pid);
+}
+
+/**
+ * CPU seconds used so far by a process and by its children that are still running (the task spawner a
+ * worker starts), each its own CPU only: programs that ended are not counted, as the spawn baseline does
+ * not count its programs either.
+ */
+export function processTreeCpuSeconds(pid: number): number {
+  let total = statCpu(pid);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) total += statCpu(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }
 
 function postgresPids(): string[] {

@@ -37,6 +37,8 @@ export interface AppConfig {
     readonly sslCaFile?: string;
     readonly embeddedPort: number;
     readonly embeddedPoolSize: number;
+    /** The embedded store's Postgres `shared_buffers`, in MB: most of its idle memory. */
+    readonly embeddedSharedBuffersMb: number;
     readonly migrationsRun: boolean;
   };
   readonly auth: {
@@ -52,6 +54,9 @@ export interface AppConfig {
   readonly secretSources: { readonly jwtSecret: 'env' | 'generated'; readonly masterKey: 'env' | 'generated' };
   readonly http: {
     readonly bodyLimit: number;
+    /** Admin API requests per window, per principal (or per client address without credentials); 0 = no limit. */
+    readonly rateLimit: number;
+    readonly rateWindowSeconds: number;
     readonly trustProxy: boolean | string[] | number;
     readonly docs: boolean;
     readonly shutdownTimeoutMs: number;
@@ -63,6 +68,10 @@ export interface AppConfig {
   readonly queue: {
     readonly runWorkers: boolean;
     readonly pollIntervalMs: number;
+    /** The task queues this process's task worker takes (HOOKHUB_WORKER_QUEUES). */
+    readonly workerQueues: string[];
+    /** Seconds between the heartbeats a process that runs workers writes to `workers`. */
+    readonly workerHeartbeatSeconds: number;
   };
   readonly tasks: {
     /** Directories whose executables may be registered as programs. */
@@ -74,20 +83,22 @@ export interface AppConfig {
     /** Time between SIGTERM and SIGKILL when a run times out or is canceled. */
     readonly killGraceMs: number;
     readonly leaseMs: number;
+    /** Programs are started by a small process of their own (cheaper than from the hub's large one). */
+    readonly spawner: boolean;
   };
   readonly outbound: {
     /** Addresses or CIDRs outbound requests may reach although they are private, loopback or reserved. */
     readonly allow: string[];
     /** Deliveries in flight at once in one process. */
     readonly concurrency: number;
-    /** Deliveries in flight at once to one subscription when it sets no max_in_flight of its own. */
-    readonly subscriptionInFlight: number;
+    /** Deliveries in flight at once to one webhook when it sets no max_in_flight of its own. */
+    readonly webhookInFlight: number;
     readonly leaseMs: number;
     /** Largest event payload (the JSON of `data`) accepted by POST /api/events. */
     readonly maxPayloadBytes: number;
-    /** Seconds between attempts when a subscription sets no schedule of its own. */
+    /** Seconds between attempts when a webhook sets no schedule of its own. */
     readonly retrySchedule: number[];
-    /** A subscription whose every attempt failed for this long is disabled. */
+    /** A webhook whose every attempt failed for this long is disabled. */
     readonly disableAfterSeconds: number;
     /** How long the previous secret keeps signing after a rotation, unless the rotation says otherwise. */
     readonly rotationGraceSeconds: number;
@@ -113,6 +124,14 @@ class Reader {
   raw(name: string): string | undefined {
     const value = this.env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  /**
+   * The variable to read for a setting that was renamed: `name`, unless only `oldName` is set (deployments
+   * written before the rename keep working). Problems then name the variable actually read.
+   */
+  renamed(name: string, oldName: string): string {
+    return this.raw(name) === undefined && this.raw(oldName) !== undefined ? oldName : name;
   }
 
   string(name: string, fallback: string): string {
@@ -163,7 +182,10 @@ export function parseMasterKey(raw: string): Buffer | undefined {
 }
 
 function cidrList(reader: Reader, name: string): string[] {
-  const entries = (reader.raw(name) ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = (reader.raw(name) ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   const bad = entries.map(cidrProblem).filter((p): p is string => p !== null);
   if (bad.length) reader.problems.push(`${name} must list addresses or CIDRs: ${bad.join('; ')}`);
   return entries;
@@ -174,11 +196,37 @@ function scheduleOf(reader: Reader, name: string, fallback: number[]): number[] 
   if (raw === undefined) return fallback;
   const entries = raw.split(',').map((e) => e.trim());
   const values = entries.map(Number);
-  if (!entries.length || entries.length > 20 || values.some((v, i) => !/^\d+(\.\d+)?$/.test(entries[i]) || v > 7 * 86400)) {
-    reader.problems.push(`${name} must list 1 to 20 waits in seconds (each at most 604800), comma-separated, got "${raw}"`);
+  if (
+    !entries.length ||
+    entries.length > 20 ||
+    values.some((v, i) => !/^\d+(\.\d+)?$/.test(entries[i]) || v > 7 * 86400)
+  ) {
+    reader.problems.push(
+      `${name} must list 1 to 20 waits in seconds (each at most 604800), comma-separated, got "${raw}"`,
+    );
     return fallback;
   }
   return values;
+}
+
+/** A task queue's name: what programs name in `queue` and HOOKHUB_WORKER_QUEUES lists. */
+export const QUEUE_NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+/** The queue of a program that names none, and the one a worker takes without HOOKHUB_WORKER_QUEUES. */
+export const DEFAULT_QUEUE_NAME = 'default';
+
+/** HOOKHUB_WORKER_QUEUES: comma-separated queue names, each at most once; `default` when unset. */
+function queueList(reader: Reader, name: string): string[] {
+  const raw = reader.raw(name);
+  if (raw === undefined) return [DEFAULT_QUEUE_NAME];
+  const entries = raw.split(',').map((e) => e.trim());
+  const bad = entries.filter((e) => !QUEUE_NAME_PATTERN.test(e));
+  if (bad.length) {
+    reader.problems.push(
+      `${name} must list queue names (lower-case letters, digits, . _ -, starting with a letter or digit, at most 64 characters), comma-separated, got "${raw}"`,
+    );
+    return [DEFAULT_QUEUE_NAME];
+  }
+  return [...new Set(entries)];
 }
 
 function configFileOf(reader: Reader): string | undefined {
@@ -196,10 +244,15 @@ function parseTrustProxy(reader: Reader): boolean | string[] | number {
   if (['false', '0', 'no', 'off'].includes(lower)) return false;
   if (['true', 'yes', 'on'].includes(lower)) return true;
   if (/^\d+$/.test(raw)) return Number(raw);
-  const entries = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const entries = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = entries.filter((e) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(e));
   if (bad.length) {
-    reader.problems.push(`HOOKHUB_TRUST_PROXY must be true, false, a hop count or a comma-separated list of addresses/CIDRs, got "${bad.join(', ')}"`);
+    reader.problems.push(
+      `HOOKHUB_TRUST_PROXY must be true, false, a hop count or a comma-separated list of addresses/CIDRs, got "${bad.join(', ')}"`,
+    );
     return false;
   }
   return entries;
@@ -248,7 +301,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   const ssl = r.oneOf<DatabaseSslMode>('DATABASE_SSL', ['disable', 'require', 'verify-full'], 'disable');
   const sslCaFile = r.raw('DATABASE_SSL_CA');
-  if (sslCaFile !== undefined && !existsSync(sslCaFile)) r.problems.push(`DATABASE_SSL_CA file not found: ${sslCaFile}`);
+  if (sslCaFile !== undefined && !existsSync(sslCaFile))
+    r.problems.push(`DATABASE_SSL_CA file not found: ${sslCaFile}`);
 
   const adminPassword = r.raw('HOOKHUB_ADMIN_PASSWORD');
   if (adminPassword !== undefined && adminPassword.length < 8) {
@@ -266,17 +320,26 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   let masterKey = masterKeyRaw ? parseMasterKey(masterKeyRaw) : undefined;
   if (masterKeyRaw && !masterKey) {
-    r.problems.push('HOOKHUB_MASTER_KEY must be 32 bytes, as base64 (44 chars) or hex (64 chars); generate one with `openssl rand -base64 32`');
+    r.problems.push(
+      'HOOKHUB_MASTER_KEY must be 32 bytes, as base64 (44 chars) or hex (64 chars); generate one with `openssl rand -base64 32`',
+    );
   }
   if (isProduction) {
-    if (!jwtSecret) r.problems.push('HOOKHUB_JWT_SECRET is required when NODE_ENV=production (at least 32 characters; `openssl rand -base64 48`)');
-    if (!masterKeyRaw) r.problems.push('HOOKHUB_MASTER_KEY is required when NODE_ENV=production (`openssl rand -base64 32`)');
+    if (!jwtSecret)
+      r.problems.push(
+        'HOOKHUB_JWT_SECRET is required when NODE_ENV=production (at least 32 characters; `openssl rand -base64 48`)',
+      );
+    if (!masterKeyRaw)
+      r.problems.push('HOOKHUB_MASTER_KEY is required when NODE_ENV=production (`openssl rand -base64 32`)');
   }
 
   const absList = (name: string, fallback: string[]): string[] => {
     const raw = r.raw(name);
     if (raw === undefined) return fallback;
-    const entries = raw.split(/[,:]/).map((x) => x.trim()).filter(Boolean);
+    const entries = raw
+      .split(/[,:]/)
+      .map((x) => x.trim())
+      .filter(Boolean);
     const bad = entries.filter((e) => !isAbsolute(e));
     if (bad.length) r.problems.push(`${name} must list absolute paths, got "${bad.join(', ')}"`);
     return entries.filter((e) => isAbsolute(e)).map((e) => resolve(e));
@@ -295,6 +358,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       sslCaFile,
       embeddedPort: r.int('HOOKHUB_EMBEDDED_PORT', 0, 0, 65535),
       embeddedPoolSize: r.int('HOOKHUB_EMBEDDED_POOL_SIZE', 5, 1, 50),
+      embeddedSharedBuffersMb: r.int('HOOKHUB_EMBEDDED_SHARED_BUFFERS_MB', 16, 1, 4096),
       migrationsRun: r.bool('HOOKHUB_MIGRATIONS_RUN', true),
     },
     auth: {
@@ -309,16 +373,24 @@ export function loadConfig(env: Env = process.env): AppConfig {
     secretSources,
     http: {
       bodyLimit: r.int('HOOKHUB_API_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      rateLimit: r.int('HOOKHUB_API_RATE_LIMIT', 6000, 0, 100_000_000),
+      rateWindowSeconds: r.int('HOOKHUB_API_RATE_WINDOW_SECONDS', 60, 1, 86_400),
       trustProxy: parseTrustProxy(r),
       docs: r.bool('HOOKHUB_DOCS', true),
       shutdownTimeoutMs: r.int('HOOKHUB_SHUTDOWN_TIMEOUT_MS', 30_000, 0, 600_000),
     },
-    logLevel: r.oneOf<LogLevel>('HOOKHUB_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    logLevel: r.oneOf<LogLevel>(
+      'HOOKHUB_LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      'info',
+    ),
     redisUrl: r.raw('REDIS_URL'),
     configFile: configFileOf(r),
     queue: {
       runWorkers: r.bool('HOOKHUB_RUN_WORKERS', true),
       pollIntervalMs: r.int('HOOKHUB_QUEUE_POLL_MS', 5000, 50, 3_600_000),
+      workerQueues: queueList(r, 'HOOKHUB_WORKER_QUEUES'),
+      workerHeartbeatSeconds: r.int('HOOKHUB_WORKER_HEARTBEAT_SECONDS', 5, 1, 3600),
     },
     tasks: {
       programDirs: absList('HOOKHUB_PROGRAM_DIRS', [join(dataDir, 'programs')]),
@@ -326,11 +398,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
       concurrency: r.int('HOOKHUB_TASK_CONCURRENCY', 4, 1, 1000),
       killGraceMs: r.int('HOOKHUB_TASK_KILL_GRACE_MS', 5000, 0, 600_000),
       leaseMs: r.int('HOOKHUB_TASK_LEASE_MS', 30_000, 1000, 3_600_000),
+      spawner: r.bool('HOOKHUB_TASK_SPAWNER', true),
     },
     outbound: {
       allow: cidrList(r, 'HOOKHUB_OUTBOUND_ALLOW'),
       concurrency: r.int('HOOKHUB_DELIVERY_CONCURRENCY', 64, 1, 10_000),
-      subscriptionInFlight: r.int('HOOKHUB_DELIVERY_SUBSCRIPTION_IN_FLIGHT', 10, 1, 10_000),
+      webhookInFlight: r.int(
+        r.renamed('HOOKHUB_DELIVERY_WEBHOOK_IN_FLIGHT', 'HOOKHUB_DELIVERY_SUBSCRIPTION_IN_FLIGHT'),
+        10,
+        1,
+        10_000,
+      ),
       leaseMs: r.int('HOOKHUB_DELIVERY_LEASE_MS', 60_000, 1000, 3_600_000),
       maxPayloadBytes: r.int('HOOKHUB_EVENT_MAX_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
       retrySchedule: scheduleOf(r, 'HOOKHUB_RETRY_SCHEDULE', [5, 300, 1800, 7200, 18000, 36000, 36000]),

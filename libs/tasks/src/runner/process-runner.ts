@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { Inject, Injectable, type OnApplicationShutdown, Optional } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig, Clock } from '@hookhub/core';
 import { OutputTail } from './output-tail';
+import { type Launch, type Launched, Spawner, launchHere } from './spawner';
 
 export interface RunSpec {
   /** Absolute path; run directly, never through a shell. */
@@ -35,6 +36,8 @@ export interface RunResult {
 
 export interface RunningProcess {
   readonly pid: number | undefined;
+  /** The program's leader has exited (its descendants may still hold the pipes); its outcome is fixed. */
+  readonly exited: boolean;
   /** Stops the process group: SIGTERM, then SIGKILL after the grace period. */
   cancel(reason?: string): void;
   /** Current tails, for live progress. */
@@ -45,24 +48,42 @@ export interface RunningProcess {
 /**
  * Runs programs as child processes: no shell, its own process group, only the given env, stdin closed,
  * bounded output tails while the pipes are drained, and a timeout that ends the whole group.
- * A provider so services can be tested with a fake.
+ * The programs are started by the {@link Spawner} process (HOOKHUB_TASK_SPAWNER, the default) or by this
+ * process. A provider so services can be tested with a fake.
  */
 @Injectable()
-export class ProcessRunner {
+export class ProcessRunner implements OnApplicationShutdown {
+  private readonly spawner?: Spawner;
+  private readonly launch: Launch;
+
+  constructor(
+    private readonly clock: Clock = new Clock(),
+    @Optional() @Inject(APP_CONFIG) config?: Pick<AppConfig, 'tasks'>,
+  ) {
+    this.spawner = config?.tasks.spawner === false ? undefined : new Spawner();
+    this.launch = this.spawner?.launch ?? launchHere;
+  }
+
+  /** Ends the spawner process (the task worker has drained its runs before). */
+  onApplicationShutdown(): void {
+    this.spawner?.close();
+  }
+
   start(spec: RunSpec): RunningProcess {
-    const startedAt = new Date();
+    const startedAt = this.clock.now();
     const stdout = new OutputTail(spec.outputCapBytes);
     const stderr = new OutputTail(spec.outputCapBytes);
     let timedOut = false;
     let canceled = false;
     /** The process exited on its own: a later cancel or timeout does not change its outcome. */
     let exited = false;
-    let child: ChildProcess;
+    let launched: Launched | undefined;
+    let pid: number | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     let spawnError: string | null = null;
 
     const finish = (exitCode: number | null, signal: string | null): RunResult => {
-      const finishedAt = new Date();
+      const finishedAt = this.clock.now();
       return {
         exitCode,
         signal,
@@ -79,28 +100,13 @@ export class ProcessRunner {
       };
     };
 
-    try {
-      child = spawn(spec.command, [...spec.args], {
-        cwd: spec.cwd,
-        env: spec.env,
-        shell: false,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        windowsHide: true,
-      });
-    } catch (err) {
-      spawnError = (err as Error).message;
-      const result = finish(null, null);
-      return { pid: undefined, cancel: () => undefined, snapshot: () => ({ stdout: '', stderr: '', stdoutBytes: 0, stderrBytes: 0 }), done: Promise.resolve(result) };
-    }
-
     const signalGroup = (signal: NodeJS.Signals): void => {
-      if (child.pid === undefined) return;
+      if (pid === undefined) return;
       try {
-        process.kill(-child.pid, signal);
+        process.kill(-pid, signal);
       } catch {
         try {
-          child.kill(signal);
+          process.kill(pid, signal);
         } catch {
           // already gone
         }
@@ -110,21 +116,7 @@ export class ProcessRunner {
       signalGroup('SIGTERM');
       killTimer ??= setTimeout(() => signalGroup('SIGKILL'), spec.killGraceMs);
     };
-
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout.push(chunk);
-      spec.onOutput?.('stdout', chunk);
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr.push(chunk);
-      spec.onOutput?.('stderr', chunk);
-    });
-
-    const timeout = setTimeout(() => {
-      if (exited) return;
-      timedOut = true;
-      stop();
-    }, spec.timeoutMs);
+    let timeout: NodeJS.Timeout | undefined;
 
     const done = new Promise<RunResult>((resolve) => {
       let settled = false;
@@ -138,26 +130,58 @@ export class ProcessRunner {
         if (drainTimer) clearTimeout(drainTimer);
         resolve(finish(code, signal));
       };
-      child.on('error', (err) => {
-        spawnError = err.message;
-        settle(null, null);
-      });
-      child.on('exit', (code, signal) => {
-        exited = true;
-        exitInfo = { code, signal };
-        // Descendants may hold the pipes open after the leader exits: end the group, then stop waiting.
-        drainTimer = setTimeout(() => {
-          signalGroup('SIGKILL');
-          child.stdout?.destroy();
-          child.stderr?.destroy();
-          settle(code, signal);
-        }, Math.min(spec.killGraceMs, 2000));
-      });
-      child.on('close', (code, signal) => settle(exitInfo?.code ?? code, exitInfo?.signal ?? signal));
+      launched = this.launch(
+        {
+          command: spec.command,
+          args: spec.args,
+          cwd: spec.cwd,
+          env: spec.env,
+        },
+        {
+          pid: (started) => {
+            pid = started;
+            // A cancel that came before the pid was known.
+            if ((canceled || timedOut) && !exited) stop();
+          },
+          output: (stream, chunk) => {
+            (stream === 'stdout' ? stdout : stderr).push(chunk);
+            spec.onOutput?.(stream, chunk);
+          },
+          error: (message) => {
+            spawnError = message;
+            settle(null, null);
+          },
+          exit: (code, signal) => {
+            exited = true;
+            exitInfo = { code, signal };
+            // Descendants may hold the pipes open after the leader exits: end the group, then stop waiting.
+            drainTimer = setTimeout(
+              () => {
+                signalGroup('SIGKILL');
+                launched?.closePipes();
+                settle(code, signal);
+              },
+              Math.min(spec.killGraceMs, 2000),
+            );
+          },
+          close: (code, signal) => settle(exitInfo?.code ?? code, exitInfo?.signal ?? signal),
+        },
+      );
+      if (!settled)
+        timeout = setTimeout(() => {
+          if (exited) return;
+          timedOut = true;
+          stop();
+        }, spec.timeoutMs);
     });
 
     return {
-      pid: child.pid,
+      get pid() {
+        return pid;
+      },
+      get exited() {
+        return exited;
+      },
       cancel: () => {
         // A process that already exited keeps its real outcome (descendants still holding its pipes are
         // ended by the drain timer).
@@ -165,7 +189,12 @@ export class ProcessRunner {
         canceled = true;
         stop();
       },
-      snapshot: () => ({ stdout: stdout.text(), stderr: stderr.text(), stdoutBytes: stdout.total, stderrBytes: stderr.total }),
+      snapshot: () => ({
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        stdoutBytes: stdout.total,
+        stderrBytes: stderr.total,
+      }),
       done,
     };
   }
