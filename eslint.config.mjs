@@ -13,6 +13,7 @@ export default tseslint.config(
       'jest.config.js',
       'eslint.config.mjs',
       'examples/**',
+      'apps/console/src/api/schema.d.ts',
     ],
   },
   eslint.configs.recommended,
@@ -20,7 +21,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['scripts/*.mjs'] },
+        projectService: { allowDefaultProject: ['scripts/*.mjs', 'apps/console/vite.config.mts'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -8,6 +8,7 @@
  * BENCH_HUB_NODE_ARGS adds node flags (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")..
  */
 import { resolve } from 'node:path';
+import { consoleBench } from './console/console.bench';
 import { inboundBench } from './inbound/inbound.bench';
 import { memoryBench } from './memory/memory.bench';
 import { outboundBench } from './outbound/outbound.bench';
@@ -19,6 +20,7 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchReport>> = 
   outbound: outboundBench,
   memory: memoryBench,
   tasks: tasksBench,
+  console: consoleBench,
 };
 
 function num(name: string, fallback: number): number {

@@ -88,6 +88,10 @@ describe('deployment files', () => {
     )) {
       expect({ copied, exists: existsSync(join(root, copied)) }).toEqual({ copied, exists: true });
     }
+    // What the build script runs is copied before it runs (the console's build is scripts/build-console.mjs).
+    for (const script of runScripts)
+      for (const file of pkg.scripts[script].match(/scripts\/[\w.-]+/g) ?? [])
+        expect({ file, copied: /^COPY scripts \.\/scripts$/m.test(dockerfile) }).toEqual({ file, copied: true });
     expect(dockerfile).toContain('CMD ["node", "dist/apps/api/src/main.js"]');
     // The runtime the project is tested on: Node 24 LTS in both stages.
     expect(dockerfile.match(/^FROM node:(\d+)/gm)).toEqual(['FROM node:24', 'FROM node:24']);

@@ -433,7 +433,14 @@ describe('outbound webhooks (e2e)', () => {
         attempts: 8,
         attempts_succeeded: 2,
         success_rate: 1,
+        period: 'hour',
       });
+      // The attempts per hour add up to the totals (the console's chart).
+      const periods = stats.json.periods as Array<{ start: string; attempts: number; attempts_succeeded: number }>;
+      expect(periods.length).toBeGreaterThanOrEqual(1);
+      expect(periods.reduce((n, p) => n + p.attempts, 0)).toBe(8);
+      expect(periods.reduce((n, p) => n + p.attempts_succeeded, 0)).toBe(2);
+      expect(new Date(periods[0].start).getUTCMinutes()).toBe(0);
       const badRange = await t.request({
         url: `/api/webhooks/${w.id}/stats?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z`,
         token: admin,

@@ -17,6 +17,8 @@ import { HealthController } from './health/health.controller';
 import { StoreHealth } from './health/store.health';
 import { AuditInterceptor } from './http/audit.interceptor';
 import { MetricsController } from './metrics/metrics.controller';
+import { OverviewController } from './overview/overview.controller';
+import { OverviewService } from './overview/overview.service';
 import { UsersController } from './users/users.controller';
 import { EventTypesController } from './events/event-types.controller';
 import { EventsController } from './events/events.controller';
@@ -51,6 +53,7 @@ export class AppModule {
         ProgramsController,
         TasksController,
         WorkersController,
+        OverviewController,
         ReceiptsController,
         EventTypesController,
         EventsController,
@@ -59,7 +62,12 @@ export class AppModule {
         HealthController,
         MetricsController,
       ],
-      providers: [StoreHealth, ConfigFileLoader, { provide: APP_INTERCEPTOR, useClass: AuditInterceptor }],
+      providers: [
+        StoreHealth,
+        ConfigFileLoader,
+        OverviewService,
+        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
+      ],
     };
   }
 }

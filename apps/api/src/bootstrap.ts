@@ -16,6 +16,7 @@ import {
 import { HookResponseDto, ReceiverService } from '@hookhub/inbound';
 import { documentReceiver, handleFrameworkError, installReceiver } from './hooks/receiver-http';
 import { JSON_TYPE, installBodyParsing } from './http/body-parsing';
+import { defaultConsoleDir, installConsole } from './http/console';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 import { AppModule } from './app.module';
@@ -155,6 +156,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       swaggerOptions: { persistAuthorization: true },
     });
   }
+  if (config.http.console) await installConsole(fastify, config.http.consoleDir ?? defaultConsoleDir());
   try {
     await app.init();
   } catch (err) {

@@ -19,3 +19,4 @@ export * from './services/receiver.service';
 export * from './services/receipts.service';
 export * from './inbound.module';
 export * from './services/config-file.service';
+export { ReceiptStore } from './stores/receipt.store';

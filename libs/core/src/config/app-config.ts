@@ -59,6 +59,10 @@ export interface AppConfig {
     readonly rateWindowSeconds: number;
     readonly trustProxy: boolean | string[] | number;
     readonly docs: boolean;
+    /** Serve the operator console at /console (HOOKHUB_CONSOLE). */
+    readonly console: boolean;
+    /** The built console's directory (HOOKHUB_CONSOLE_DIR); undefined: the one beside the built API. */
+    readonly consoleDir?: string;
     readonly shutdownTimeoutMs: number;
   };
   readonly logLevel: LogLevel;
@@ -229,6 +233,11 @@ function queueList(reader: Reader, name: string): string[] {
   return [...new Set(entries)];
 }
 
+function optionalDir(reader: Reader, name: string): string | undefined {
+  const raw = reader.raw(name);
+  return raw === undefined ? undefined : resolve(process.cwd(), raw);
+}
+
 function configFileOf(reader: Reader): string | undefined {
   const raw = reader.raw('HOOKHUB_CONFIG');
   if (raw === undefined) return undefined;
@@ -377,6 +386,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       rateWindowSeconds: r.int('HOOKHUB_API_RATE_WINDOW_SECONDS', 60, 1, 86_400),
       trustProxy: parseTrustProxy(r),
       docs: r.bool('HOOKHUB_DOCS', true),
+      console: r.bool('HOOKHUB_CONSOLE', true),
+      consoleDir: optionalDir(r, 'HOOKHUB_CONSOLE_DIR'),
       shutdownTimeoutMs: r.int('HOOKHUB_SHUTDOWN_TIMEOUT_MS', 30_000, 0, 600_000),
     },
     logLevel: r.oneOf<LogLevel>(

@@ -17,7 +17,10 @@ export class ErrorBody {
   @ApiPropertyOptional({
     description: 'Structured details, e.g. per-field validation errors.',
     // A list of per-field errors on a 400, an object elsewhere (e.g. a 429's retry_after_seconds).
-    oneOf: [{ type: 'array', items: { type: 'object' } }, { type: 'object' }],
+    oneOf: [
+      { type: 'array', items: { type: 'object', additionalProperties: true } },
+      { type: 'object', additionalProperties: true },
+    ],
     example: [{ field: 'username', errors: ['username must be a string'] }],
   })
   details?: unknown;

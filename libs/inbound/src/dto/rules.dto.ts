@@ -116,7 +116,10 @@ export class RuleListDto {
 
 export class RuleTestRequestDto {
   /** The body as it would be sent (an object, or a string for non-JSON sources). @example {"ref": "refs/heads/main"} */
-  @ApiPropertyOptional({ example: { ref: 'refs/heads/main' } })
+  @ApiPropertyOptional({
+    oneOf: [{ type: 'object', additionalProperties: true }, { type: 'string' }],
+    example: { ref: 'refs/heads/main' },
+  })
   @IsOptional()
   @Allow()
   body?: unknown;

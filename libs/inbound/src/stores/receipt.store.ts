@@ -174,6 +174,15 @@ export class ReceiptStore {
     return this.receipts.findOneBy({ id });
   }
 
+  /** Receipts since `from`, counted per hour and verdict (the console's overview). */
+  hourlyVerdicts(from: Date): Promise<Array<{ hour: Date; verdict: string; count: number }>> {
+    return this.db.rows(
+      `SELECT date_trunc('hour', created_at) AS hour, verdict, count(*)::int AS count
+       FROM receipts WHERE created_at >= $1 GROUP BY 1, 2 ORDER BY 1, 2`,
+      [from],
+    );
+  }
+
   /** A page of receipts, newest first, filtered by source, verdict, event and time. */
   list<R>(query: ListReceiptsQueryDto, map: (receipt: Receipt) => R): Promise<Page<R>> {
     const qb = this.receipts.createQueryBuilder('r');

@@ -480,6 +480,22 @@ export class WebhookStatsDto {
   last_error!: string | null;
   @ApiPropertyOptional({ type: String, nullable: true })
   last_error_at!: string | null;
+  /** The width of `periods`: an hour for ranges up to 7 days, else a day. @example "hour" */
+  @ApiProperty({ enum: ['hour', 'day'] })
+  period!: 'hour' | 'day';
+  /** Attempts per period of the range (periods without attempts are left out), oldest first. */
+  @ApiProperty({ type: () => [AttemptPeriodDto] })
+  periods!: AttemptPeriodDto[];
+}
+
+/** The attempts made in one period of a stats range. */
+export class AttemptPeriodDto {
+  /** @example "2026-12-01T09:00:00.000Z" */
+  start!: string;
+  /** @example 42 */
+  attempts!: number;
+  /** @example 40 */
+  attempts_succeeded!: number;
 }
 
 export class DeliveryDto {

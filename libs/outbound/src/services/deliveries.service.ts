@@ -90,6 +90,8 @@ export class DeliveriesService {
       throw HookhubError.badRequest('from must be before to', [{ field: 'from', errors: ['from must be before to'] }]);
     const deliveries = await this.deliveries.countsOf(id, from, to);
     const attempts = await this.attempts.countsOf(id, from, to);
+    const unit = to.getTime() - from.getTime() <= 7 * 24 * 3600_000 ? 'hour' : 'day';
+    const periods = await this.attempts.outcomesPer(unit, from, to, id);
     const finished = deliveries.succeeded + deliveries.failed;
     return {
       webhook_id: id,
@@ -107,6 +109,12 @@ export class DeliveriesService {
       last_success_at: webhook.lastSuccessAt?.toISOString() ?? null,
       last_error: webhook.lastError,
       last_error_at: webhook.lastErrorAt?.toISOString() ?? null,
+      period: unit,
+      periods: periods.map((p) => ({
+        start: new Date(p.start).toISOString(),
+        attempts: p.total,
+        attempts_succeeded: p.succeeded,
+      })),
     };
   }
 

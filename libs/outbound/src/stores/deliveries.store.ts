@@ -366,6 +366,17 @@ export class DeliveryStore {
     return this.queue.depth();
   }
 
+  /** Deliveries waiting: all queued ones (due now or retrying later), those due now, and the oldest due's wait. */
+  async backlog(): Promise<{ queued: number; due: number; oldestDueAgeSeconds: number }> {
+    const [row] = await this.db.rows<{ queued: number; due: number; oldestDueAgeSeconds: number }>(
+      `SELECT count(*)::int AS queued, count(*) FILTER (WHERE run_at <= now())::int AS due,
+         coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE run_at <= now())), 0)::float8
+           AS "oldestDueAgeSeconds"
+       FROM deliveries WHERE status = 'queued'`,
+    );
+    return row;
+  }
+
   /** A webhook's deliveries created in [from, to), by outcome. */
   async countsOf(webhookId: string, from: Date, to: Date): Promise<DeliveryCounts> {
     const [counts] = await this.db.rows<DeliveryCounts>(

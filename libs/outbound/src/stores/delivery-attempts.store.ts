@@ -217,6 +217,38 @@ export class DeliveryAttemptStore {
     return counts;
   }
 
+  /**
+   * Attempts made in [from, to) (of one webhook, or of all), counted per hour or day: how many, how many
+   * succeeded. Periods without attempts are left out.
+   */
+  outcomesPer(
+    unit: 'hour' | 'day',
+    from: Date,
+    to: Date,
+    webhookId?: string,
+  ): Promise<Array<{ start: Date; total: number; succeeded: number }>> {
+    return this.db.rows(
+      `SELECT date_trunc($1, created_at) AS start, count(*)::int AS total,
+         count(*) FILTER (WHERE success)::int AS succeeded
+       FROM delivery_attempts
+       WHERE created_at >= $2 AND created_at < $3 AND ($4::uuid IS NULL OR webhook_id = $4::uuid)
+       GROUP BY 1 ORDER BY 1`,
+      [unit, from, to, webhookId ?? null],
+    );
+  }
+
+  /** All attempts since `from`: how many, how many succeeded, and their duration percentiles. */
+  async totalsSince(from: Date): Promise<AttemptCounts> {
+    const [counts] = await this.db.rows<AttemptCounts>(
+      `SELECT count(*)::int AS total, count(*) FILTER (WHERE success)::int AS succeeded,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95
+       FROM delivery_attempts WHERE created_at >= $1`,
+      [from],
+    );
+    return counts;
+  }
+
   /** Deletes up to `limit` of the oldest attempts made before `cutoff`; how many. */
   deleteOlderThan(cutoff: Date, limit: number): Promise<number> {
     return this.db.exec(

@@ -50,6 +50,18 @@ export class WebhookStore {
     return row.n;
   }
 
+  /** Enabled webhooks failing now, the longest failing first (at most `limit`), and how many there are in all. */
+  async failingNow(limit: number): Promise<{ total: number; webhooks: Webhook[] }> {
+    const [webhooks, total] = await this.webhooks
+      .createQueryBuilder('s')
+      .where('s.enabled AND s.failing_since IS NOT NULL')
+      .orderBy('s.failing_since', 'ASC')
+      .addOrderBy('s.id', 'ASC')
+      .take(limit)
+      .getManyAndCount();
+    return { total, webhooks };
+  }
+
   /** A page of webhooks, newest first: matching `q` in name, description or URL, enabled or not, accepting an event type. */
   page<R>(query: ListWebhooksQueryDto, map: (s: Webhook) => R): Promise<Page<R>> {
     const qb = this.webhooks.createQueryBuilder('s');

@@ -292,6 +292,14 @@ export class TaskRunStore {
     );
   }
 
+  /** Runs created since `from`, counted per status (the console's overview). */
+  statusCounts(from: Date): Promise<Array<{ status: string; count: number }>> {
+    return this.db.rows(
+      `SELECT status, count(*)::int AS count FROM task_runs WHERE created_at >= $1 GROUP BY status ORDER BY status`,
+      [from],
+    );
+  }
+
   /** The queue's backlog for /metrics (the work queue's own count over this table). */
   depth(): Promise<QueueDepth> {
     return this.queue.depth();
