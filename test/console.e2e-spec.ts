@@ -198,6 +198,23 @@ describeConsole('operator console in Chromium (e2e, real Postgres)', () => {
     await expect(verdict.textContent()).resolves.toMatch(/would run\s*refs\/heads\/main 3$/);
     await shot(page, 'source-rules-explain');
 
+    // Settings: saved through the form, read back from the hub.
+    await page.getByRole('tab', { name: 'Settings' }).click();
+    const settings = page.getByRole('form', { name: 'Source settings' });
+    await settings.getByLabel('Rate limit (requests per minute, 0: none)').fill('30');
+    await settings.getByLabel('Rules that run').selectOption('all');
+    await settings.getByRole('button', { name: 'Save' }).click();
+    await settings.getByText('Saved.').waitFor();
+    const admin = await t.login();
+    const sources = await t.request<{ items: Array<{ slug: string; rate_limit: number; match_mode: string }> }>({
+      url: '/api/sources',
+      token: admin,
+    });
+    expect(sources.json.items.find((x) => x.slug === 'console-repo')).toMatchObject({
+      rate_limit: 30,
+      match_mode: 'all',
+    });
+
     // A signed trigger: its receipt is listed, and its run's output appears while the program runs.
     const body = JSON.stringify({ ref: 'refs/heads/main' });
     const sent = await fetch(`${t.baseUrl}/hooks/console-repo`, {
@@ -214,6 +231,10 @@ describeConsole('operator console in Chromium (e2e, real Postgres)', () => {
     await page.goto(`${t.baseUrl}/console/#/receipts`);
     const row = page.getByTestId('receipts').locator('tbody tr').first();
     await expect(row.textContent()).resolves.toMatch(/console-repo.*push.*accepted.*202.*main only/);
+    // Filtered by the status answered: nothing was refused.
+    await page.goto(`${t.baseUrl}/console/#/receipts?status_code=401`);
+    await page.getByText('No receipt matches.').waitFor();
+    await page.goto(`${t.baseUrl}/console/#/receipts?status_code=202`);
     await row.getByRole('link').click();
     await page.getByRole('link', { name: /^[0-9a-f]{8}/ }).click();
     await page.getByTestId('stdout').getByText('step 1 of 2: refs/heads/main').waitFor({ timeout: 15_000 });

@@ -148,6 +148,16 @@ describe('overview (e2e)', () => {
     expect(o.failing_webhooks.map((w) => w.id)).not.toContain(good.id);
     // The failed deliveries wait for their retry (a minute away).
     expect([o.deliveries_queued, o.deliveries_due]).toEqual([3, 0]);
+
+    // The receipts list filters by the status answered (the console's receipts filter).
+    const refused = await t.request<{ items: Array<{ verdict: string; status_code: number }>; total: number }>({
+      url: '/api/receipts?status_code=401',
+      token: admin,
+    });
+    expect(refused.json.total).toBe(1);
+    expect(refused.json.items.map((r) => [r.verdict, r.status_code])).toEqual([['rejected', 401]]);
+    const outOfRange = await t.request({ url: '/api/receipts?status_code=99', token: admin });
+    expect(outOfRange.statusCode).toBe(400);
   });
 
   it('a viewer may read it; without credentials, or with a key lacking a scope, it is refused', async () => {

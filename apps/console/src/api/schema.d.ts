@@ -7788,6 +7788,8 @@ export interface operations {
                 verdict?: "accepted" | "unmatched" | "duplicate" | "rejected";
                 source_id?: string;
                 event?: string;
+                /** @description The HTTP status Hookhub answered. */
+                status_code?: number;
                 /** @description Received at or after. */
                 from?: string;
                 /** @description Received before. */

@@ -23,6 +23,7 @@ type Scope = Schemas['CreateApiKeyDto']['scopes'] extends Array<infer S> | undef
 export function UsersPage() {
   const list = usePaged((cursor) => call(api.GET('/api/users', { params: { query: { cursor, limit: 50 } } })), []);
   const [creating, setCreating] = useState(false);
+  const [resetting, setResetting] = useState<string | null>(null);
   const action = useAction();
   if (!session.can('admin')) return <Forbidden />;
   return (
@@ -107,6 +108,24 @@ export function UsersPage() {
                       {u.disabled ? 'Enable' : 'Disable'}
                     </button>
                   )}
+                  <button type="button" onClick={() => setResetting(resetting === u.id ? null : u.id)}>
+                    Set password
+                  </button>
+                  {u.id !== session.me?.id && (
+                    <button
+                      type="button"
+                      className="danger"
+                      onClick={() => {
+                        if (!confirm(`Delete the user ${u.username}? Their API keys stop working.`)) return;
+                        void action
+                          .run(() => call(api.DELETE('/api/users/{id}', { params: { path: { id: u.id } } })))
+                          .then((r) => r !== undefined && list.reload());
+                      }}
+                    >
+                      Delete
+                    </button>
+                  )}
+                  {resetting === u.id && <SetPassword userId={u.id} onDone={() => setResetting(null)} />}
                 </td>
               </tr>
             ))}
@@ -114,6 +133,35 @@ export function UsersPage() {
         </table>
       </ListView>
     </Page>
+  );
+}
+
+/** An admin sets another user's password (their existing sessions end). */
+function SetPassword(props: { userId: string; onDone: () => void }) {
+  const [password, setPassword] = useState('');
+  const action = useAction();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    void action
+      .run(() =>
+        call(api.PUT('/api/users/{id}/password', { params: { path: { id: props.userId } }, body: { password } })),
+      )
+      .then((r) => r !== undefined && props.onDone());
+  };
+  return (
+    <form onSubmit={submit} aria-label="Set password" className="subform">
+      <TextField
+        label="New password"
+        name="password"
+        error={action.error}
+        type="password"
+        autoComplete="new-password"
+        value={password}
+        onChange={setPassword}
+      />
+      <ErrorNote error={action.error} />
+      <FormButtons busy={action.busy} submit="Set password" onCancel={props.onDone} />
+    </form>
   );
 }
 

@@ -32,6 +32,7 @@ export function EventTypesPage() {
     [archived],
   );
   const canWrite = session.can('operator');
+  const remove = useAction();
   return (
     <Page
       title="Event types"
@@ -57,7 +58,7 @@ export function EventTypesPage() {
           <input type="checkbox" checked={archived} onChange={(e) => setArchived(e.target.checked)} /> Show archived
         </label>
       </form>
-      <ErrorNote error={list.error} />
+      <ErrorNote error={remove.error ?? list.error} />
       <ListView list={list} what="event types" empty="No event type yet.">
         <table data-testid="event-types">
           <thead>
@@ -80,9 +81,24 @@ export function EventTypesPage() {
                 <td>{t.schema ? 'validated' : <span className="muted">any JSON object</span>}</td>
                 <td>
                   {canWrite && !t.builtin && (
-                    <button type="button" onClick={() => setEditing(t)}>
-                      Edit
-                    </button>
+                    <>
+                      <button type="button" onClick={() => setEditing(t)}>
+                        Edit
+                      </button>
+                      <button
+                        type="button"
+                        className="danger"
+                        onClick={() => {
+                          if (!confirm(`Delete the event type ${t.name}? Archive it instead to keep its history.`))
+                            return;
+                          void remove
+                            .run(() => call(api.DELETE('/api/event-types/{id}', { params: { path: { id: t.id } } })))
+                            .then((r) => r !== undefined && list.reload());
+                        }}
+                      >
+                        Delete
+                      </button>
+                    </>
                   )}
                 </td>
               </tr>

@@ -20,6 +20,7 @@ type Program = Schemas['ProgramDto'];
 
 export function ProgramsPage() {
   const [editing, setEditing] = useState<Program | 'new' | null>(null);
+  const [running, setRunning] = useState<string | null>(null);
   const list = usePaged((cursor) => call(api.GET('/api/programs', { params: { query: { cursor, limit: 50 } } })), []);
   const action = useAction();
   const isAdmin = session.can('admin');
@@ -43,6 +44,7 @@ export function ProgramsPage() {
           }}
         />
       )}
+      {running && <RunForm programId={running} onClose={() => setRunning(null)} />}
       <ErrorNote error={action.error ?? list.error} />
       <ListView list={list} what="programs" empty="No program yet: an admin registers the executables rules may run.">
         <table data-testid="programs">
@@ -80,23 +82,28 @@ export function ProgramsPage() {
                 </td>
                 <td>
                   {session.can('operator') && p.manual_run && p.enabled && (
-                    <button
-                      type="button"
-                      onClick={() =>
-                        void action
-                          .run(() =>
-                            call(api.POST('/api/programs/{id}/run', { params: { path: { id: p.id } }, body: {} })),
-                          )
-                          .then((r) => r && navigate(href('tasks', r.id)))
-                      }
-                    >
+                    <button type="button" onClick={() => setRunning(running === p.id ? null : p.id)}>
                       Run now
                     </button>
                   )}
                   {isAdmin && (
-                    <button type="button" onClick={() => setEditing(p)}>
-                      Edit
-                    </button>
+                    <>
+                      <button type="button" onClick={() => setEditing(p)}>
+                        Edit
+                      </button>
+                      <button
+                        type="button"
+                        className="danger"
+                        onClick={() => {
+                          if (!confirm(`Delete the program ${p.name}? Rules that run it must go first.`)) return;
+                          void action
+                            .run(() => call(api.DELETE('/api/programs/{id}', { params: { path: { id: p.id } } })))
+                            .then((r) => r !== undefined && list.reload());
+                        }}
+                      >
+                        Delete
+                      </button>
+                    </>
                   )}
                 </td>
               </tr>
@@ -105,6 +112,41 @@ export function ProgramsPage() {
         </table>
       </ListView>
     </Page>
+  );
+}
+
+/** Runs a program by hand with a payload its argument templates read as `payload.*`. */
+function RunForm(props: { programId: string; onClose: () => void }) {
+  const [payload, setPayload] = useState('{}');
+  const action = useAction();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    void action
+      .run(() =>
+        call(
+          api.POST('/api/programs/{id}/run', {
+            params: { path: { id: props.programId } },
+            body: { payload: parseJson<Record<string, unknown>>(payload, 'The payload') },
+          }),
+        ),
+      )
+      .then((r) => r && navigate(href('tasks', r.id)));
+  };
+  return (
+    <Panel title="Run by hand">
+      <form onSubmit={submit} aria-label="Run by hand">
+        <TextArea
+          label="Payload (JSON object)"
+          name="payload"
+          error={action.error}
+          rows={4}
+          value={payload}
+          onChange={setPayload}
+        />
+        <ErrorNote error={action.error} />
+        <FormButtons busy={action.busy} submit="Run" onCancel={props.onClose} />
+      </form>
+    </Panel>
   );
 }
 

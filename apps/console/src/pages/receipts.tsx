@@ -30,6 +30,7 @@ export function ReceiptsPage(props: { query: URLSearchParams }) {
     source_id: q.get('source_id') ?? '',
     verdict: q.get('verdict') ?? '',
     event: q.get('event') ?? '',
+    status_code: q.get('status_code') ?? '',
     from: q.get('from') ?? '',
     to: q.get('to') ?? '',
   };
@@ -45,6 +46,7 @@ export function ReceiptsPage(props: { query: URLSearchParams }) {
               source_id: filters.source_id || undefined,
               verdict: (filters.verdict || undefined) as Verdict | undefined,
               event: filters.event || undefined,
+              status_code: filters.status_code ? Number(filters.status_code) : undefined,
               from: isoOf(filters.from),
               to: isoOf(filters.to),
             },

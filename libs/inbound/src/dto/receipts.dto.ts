@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
 import { IsTimestamp, PageOf, PageQueryDto } from '@hookhub/core';
 import { VERDICTS, type MatchedRule, type Receipt, type Verdict } from '../entities/receipt.entity';
 
@@ -18,6 +19,14 @@ export class ListReceiptsQueryDto extends PageQueryDto {
   @IsString()
   @MaxLength(200)
   event?: string;
+
+  /** The HTTP status Hookhub answered. @example 401 */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(599)
+  status_code?: number;
 
   /** Received at or after. @example "2026-11-23T00:00:00Z" */
   @IsOptional()

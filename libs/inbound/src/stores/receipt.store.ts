@@ -189,6 +189,7 @@ export class ReceiptStore {
     if (query.source_id) qb.andWhere('r.source_id = :sourceId', { sourceId: query.source_id });
     if (query.verdict) qb.andWhere('r.verdict = :verdict', { verdict: query.verdict });
     if (query.event) qb.andWhere('r.event = :event', { event: query.event });
+    if (query.status_code !== undefined) qb.andWhere('r.status_code = :status', { status: query.status_code });
     return paginate(createdBetween(qb, 'r', query), 'r', query, map);
   }
 
