@@ -24,7 +24,9 @@ export async function consoleApiFiles(document) {
   const enums =
     HEADER +
     `export const SCHEMES = ${JSON.stringify(enumOf(document, 'CreateSourceDto', 'scheme'))} as const;\n` +
-    `export const SCOPES = ${JSON.stringify(enumOf(document, 'CreateApiKeyDto', 'scopes'))} as const;\n`;
+    `export const SCOPES = ${JSON.stringify(enumOf(document, 'CreateApiKeyDto', 'scopes'))} as const;\n` +
+    `export const SIGNATURE_FORMATS = ${JSON.stringify(enumOf(document, 'CreateWebhookDto', 'signature_format'))} as const;\n` +
+    `export const BODY_FORMATS = ${JSON.stringify(enumOf(document, 'CreateWebhookDto', 'body_format'))} as const;\n`;
   return { 'schema.d.ts': schema, 'enums.ts': enums };
 }
 

@@ -6,7 +6,7 @@ import { type Browser, type BrowserContext, type Page, chromium } from 'playwrig
 import { type TestApp, bootApp } from './helpers/app';
 import { tempDir, usingRealPostgres } from './helpers/database';
 import { PROGRAMS_DIR, githubSignature } from './helpers/inbound';
-import { Receiver } from './helpers/receiver';
+import { Receiver, eventually } from './helpers/receiver';
 
 /**
  * The operator console in real headless Chromium (Debian's, driven by playwright-core) against the real hub on
@@ -138,16 +138,29 @@ describeConsole('operator console in Chromium (e2e, real Postgres)', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.getByRole('alert').first().textContent()).resolves.toMatch(/invalid|credentials|password/i);
 
-    await page.getByLabel('Password').fill('admin-password-1');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    // With the keyboard only: the password field, then Enter submits the form.
+    await page.getByLabel('Password').fill('');
+    await page.getByLabel('Username').focus();
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('admin-password-1');
+    await page.keyboard.press('Enter');
     await expect(page.getByTestId('who').textContent()).resolves.toContain('admin');
     await page.getByTestId('overview-stats').waitFor();
     expect(await page.getByText('Live workers').count()).toBe(1);
     await shot(page, 'overview');
 
+    // The sections are links reached with Tab and opened with Enter.
+    await page.getByRole('link', { name: 'Overview' }).focus();
+    for (let i = 0; i < 20; i++) {
+      if ((await page.locator(':focus').textContent()) === 'Webhooks') break;
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+
     // A reload keeps the session (sessionStorage); signing out ends it.
     await page.reload();
-    await page.getByTestId('overview-stats').waitFor();
+    await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByText('You signed out.').waitFor();
     await page.close();
@@ -285,6 +298,24 @@ describeConsole('operator console in Chromium (e2e, real Postgres)', () => {
     await page.getByRole('button', { name: 'Done' }).click();
     expect(await page.getByTestId('shown-once').count()).toBe(0);
     await expect(page.locator('dl.facts').first().textContent()).resolves.toContain('2 secrets');
+
+    // Settings: a custom header (its value write-only) and a rate cap, then a test carries the header.
+    await page.getByRole('tab', { name: 'Settings' }).click();
+    const settings = page.getByRole('form', { name: 'Webhook settings' });
+    await settings.getByLabel('Requests per second at most').fill('5');
+    await settings.getByLabel('Header name').fill('X-Console-Token');
+    await settings.getByLabel('Header value').fill('console-header-secret');
+    await settings.getByRole('button', { name: 'Save' }).click();
+    await settings.getByText('Saved.').waitFor();
+    await settings.getByRole('button', { name: 'Remove X-Console-Token' }).waitFor();
+    const before = receiver.received.length;
+    await page.getByRole('button', { name: 'Send a test event' }).click();
+    const sent = await eventually(async () => receiver.received[before], 15_000, 'the second test delivery');
+    expect(sent.headers['x-console-token']).toBe('console-header-secret');
+    await page.reload();
+    await page.getByRole('heading', { name: 'Webhook: console receiver' }).waitFor();
+    expect(await page.content()).not.toContain('console-header-secret');
+    await expect(page.locator('dl.facts').first().textContent()).resolves.toMatch(/5 per second/);
     await page.close();
   });
 

@@ -3,6 +3,7 @@ import { type Schemas, api, call, session } from '../api';
 import { SERIES_TONES, StackedBars } from '../charts';
 import { Link, href, navigate } from '../router';
 import { SCHEMES } from '../api/enums';
+import { type Setting, SettingsFields, settingValues, settingsBody } from '../settings';
 import {
   Badge,
   Empty,
@@ -552,14 +553,8 @@ function Explain(props: { sourceId: string }) {
   );
 }
 
-/** The source settings the form edits: how each is shown and sent. */
-const SETTINGS: Array<{
-  name: keyof Source & keyof Schemas['UpdateSourceDto'];
-  label: string;
-  kind: 'number' | 'list' | 'text' | 'select';
-  options?: string[];
-  hint?: string;
-}> = [
+/** The source settings the form edits after creation. */
+const SETTINGS: ReadonlyArray<Setting<keyof Schemas['UpdateSourceDto']>> = [
   { name: 'rate_limit', label: 'Rate limit (requests per minute, 0: none)', kind: 'number' },
   { name: 'body_limit', label: 'Largest body (bytes)', kind: 'number' },
   { name: 'ip_allow', label: 'Allowed addresses', kind: 'list', hint: 'CIDRs, comma-separated; empty: any' },
@@ -567,23 +562,16 @@ const SETTINGS: Array<{
   { name: 'content_types', label: 'Content types', kind: 'list', hint: 'empty: any' },
   { name: 'replay_window_seconds', label: 'Replay window (seconds)', kind: 'number' },
   { name: 'dedup_window_seconds', label: 'De-duplication window (seconds)', kind: 'number' },
-  { name: 'event_header', label: 'Event header', kind: 'text', hint: "empty: the scheme's default" },
-  { name: 'event_field', label: 'Event field of the body', kind: 'text', hint: 'e.g. action; empty: none' },
+  { name: 'event_header', label: 'Event header', kind: 'text?', hint: "empty: the scheme's default" },
+  { name: 'event_field', label: 'Event field of the body', kind: 'text?', hint: 'e.g. action; empty: none' },
   { name: 'match_mode', label: 'Rules that run', kind: 'select', options: ['first', 'all'] },
   { name: 'response_mode', label: 'Answer', kind: 'select', options: ['async', 'sync'] },
   { name: 'sync_timeout_seconds', label: 'Sync answer waits at most (seconds)', kind: 'number' },
 ];
 
-function shownValue(value: unknown): string {
-  if (Array.isArray(value)) return value.join(', ');
-  return value == null ? '' : String(value);
-}
-
 function SourceSettings(props: { source: Source; canWrite: boolean; onSaved: () => void }) {
   const s = props.source;
-  const [values, setValues] = useState<Record<string, string>>(() =>
-    Object.fromEntries(SETTINGS.map((f) => [f.name, shownValue(s[f.name])])),
-  );
+  const [values, setValues] = useState(() => settingValues(SETTINGS, s));
   const [newSecret, setNewSecret] = useState('');
   const [shown, setShown] = useState<string | null>(null);
   const action = useAction();
@@ -591,28 +579,14 @@ function SourceSettings(props: { source: Source; canWrite: boolean; onSaved: () 
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setSaved(false);
-    const body: Record<string, unknown> = {};
-    for (const f of SETTINGS) {
-      const v = values[f.name].trim();
-      if (f.kind === 'number') body[f.name] = Number(v);
-      else if (f.kind === 'list')
-        body[f.name] = v
-          .split(',')
-          .map((x) => x.trim())
-          .filter(Boolean);
-      else if (f.kind === 'text') body[f.name] = v || null;
-      else body[f.name] = v;
-    }
-    if (newSecret) body.secrets = [newSecret];
     void action
-      .run(() =>
-        call(
-          api.PATCH('/api/sources/{id}', {
-            params: { path: { id: s.id } },
-            body: body as Schemas['UpdateSourceDto'],
-          }),
-        ),
-      )
+      .run(() => {
+        const body = settingsBody(SETTINGS, values);
+        if (newSecret) body.secrets = [newSecret];
+        return call(
+          api.PATCH('/api/sources/{id}', { params: { path: { id: s.id } }, body: body as Schemas['UpdateSourceDto'] }),
+        );
+      })
       .then((r) => {
         if (!r) return;
         setSaved(true);
@@ -631,35 +605,7 @@ function SourceSettings(props: { source: Source; canWrite: boolean; onSaved: () 
       {shown && <ShownOnce label="Generated secret" value={shown} onDone={() => setShown(null)} />}
       <form onSubmit={submit} aria-label="Source settings">
         <fieldset disabled={!props.canWrite}>
-          {SETTINGS.map((f) =>
-            f.kind === 'select' ? (
-              <Field key={f.name} label={f.label} name={f.name} error={action.error} hint={f.hint}>
-                {(id, d) => (
-                  <select
-                    id={id}
-                    aria-describedby={d}
-                    value={values[f.name]}
-                    onChange={(e) => setValues({ ...values, [f.name]: e.target.value })}
-                  >
-                    {f.options!.map((o) => (
-                      <option key={o}>{o}</option>
-                    ))}
-                  </select>
-                )}
-              </Field>
-            ) : (
-              <TextField
-                key={f.name}
-                label={f.label}
-                name={f.name}
-                error={action.error}
-                hint={f.hint}
-                inputMode={f.kind === 'number' ? 'numeric' : undefined}
-                value={values[f.name]}
-                onChange={(v) => setValues({ ...values, [f.name]: v })}
-              />
-            ),
-          )}
+          <SettingsFields settings={SETTINGS} values={values} onChange={setValues} error={action.error} />
           <Field
             label="Replace the secret"
             name="secrets"

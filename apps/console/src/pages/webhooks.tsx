@@ -1,12 +1,13 @@
 import { type FormEvent, Fragment, useState } from 'react';
 import { type Schemas, api, call, session } from '../api';
+import { BODY_FORMATS, SIGNATURE_FORMATS } from '../api/enums';
 import { StackedBars } from '../charts';
+import { type Setting, SettingsFields, settingValues, settingsBody } from '../settings';
 import { Link, href, navigate } from '../router';
 import {
   Badge,
   Empty,
   ErrorNote,
-  Field,
   FormButtons,
   Json,
   ListView,
@@ -90,29 +91,28 @@ function State(props: { webhook: Webhook }) {
   return <Badge value="enabled" />;
 }
 
+/** What a new webhook's form starts with: the hub's defaults. */
+const NEW_WEBHOOK = {
+  events: ['*'],
+  timeout_ms: 15000,
+  signature_format: 'standard-webhooks',
+  body_format: 'compact',
+};
+
 function CreateWebhook(props: { onClose: () => void }) {
-  const [name, setName] = useState('');
-  const [url, setUrl] = useState('');
-  const [events, setEvents] = useState('*');
+  const [values, setValues] = useState(() => settingValues(SETTINGS, NEW_WEBHOOK));
   const [created, setCreated] = useState<Schemas['WebhookCreatedDto'] | null>(null);
   const action = useAction();
   const submit = (e: FormEvent) => {
     e.preventDefault();
     void action
-      .run(() =>
-        call(
-          api.POST('/api/webhooks', {
-            body: {
-              name,
-              url,
-              events: events
-                .split(',')
-                .map((s) => s.trim())
-                .filter(Boolean),
-            },
-          }),
-        ),
-      )
+      .run(() => {
+        // Empty optional settings are left to the hub's defaults.
+        const body = Object.fromEntries(
+          Object.entries(settingsBody(SETTINGS, values)).filter(([, v]) => v !== null && v !== ''),
+        );
+        return call(api.POST('/api/webhooks', { body: body as Schemas['CreateWebhookDto'] }));
+      })
       .then((w) => w && setCreated(w));
   };
   if (created) {
@@ -130,24 +130,7 @@ function CreateWebhook(props: { onClose: () => void }) {
   return (
     <Panel title="New webhook">
       <form onSubmit={submit} aria-label="New webhook">
-        <TextField label="Name" name="name" error={action.error} value={name} onChange={setName} />
-        <TextField
-          label="URL"
-          name="url"
-          error={action.error}
-          hint="Where the hub posts signed events (https://…)"
-          value={url}
-          onChange={setUrl}
-          required
-        />
-        <Field
-          label="Event types"
-          name="events"
-          error={action.error}
-          hint="Comma-separated: exact names, prefixes like order.*, or * for all"
-        >
-          {(id, d) => <input id={id} aria-describedby={d} value={events} onChange={(e) => setEvents(e.target.value)} />}
-        </Field>
+        <SettingsFields settings={SETTINGS} values={values} onChange={setValues} error={action.error} />
         <ErrorNote error={action.error} />
         <FormButtons busy={action.busy} submit="Create" onCancel={props.onClose} />
       </form>
@@ -523,40 +506,57 @@ function Deliveries(props: { id: string; canWrite: boolean; onChange: () => void
   );
 }
 
+/** The webhook settings the form edits (custom header values are secrets: set or removed below, never shown). */
+const SETTINGS: ReadonlyArray<Setting<keyof Schemas['PatchWebhookDto']>> = [
+  { name: 'name', label: 'Name', kind: 'text' },
+  { name: 'description', label: 'Description', kind: 'text' },
+  { name: 'url', label: 'URL', kind: 'text' },
+  { name: 'events', label: 'Event types', kind: 'list', hint: 'Comma-separated: names, prefix.* or *' },
+  {
+    name: 'payload_filter',
+    label: 'Payload filter',
+    kind: 'json?',
+    hint: 'A condition on the event, e.g. {"path": "data.plan", "eq": "pro"}; empty: every event of those types',
+  },
+  { name: 'timeout_ms', label: 'Timeout (ms)', kind: 'number' },
+  {
+    name: 'retry_schedule',
+    label: 'Retry schedule (seconds)',
+    kind: 'numbers?',
+    hint: 'e.g. 5, 300, 1800; empty: the default',
+  },
+  { name: 'max_in_flight', label: 'Requests in flight at most', kind: 'number?', hint: 'empty: the default' },
+  { name: 'max_per_second', label: 'Requests per second at most', kind: 'number?', hint: 'empty: no limit' },
+  { name: 'signature_format', label: 'Signature format', kind: 'select', options: SIGNATURE_FORMATS },
+  { name: 'body_format', label: 'Body format', kind: 'select', options: BODY_FORMATS },
+];
+
 function WebhookSettings(props: { webhook: Webhook; canWrite: boolean; onSaved: () => void }) {
   const w = props.webhook;
-  const [name, setName] = useState(w.name);
-  const [url, setUrl] = useState(w.url);
-  const [events, setEvents] = useState(w.events.join(', '));
-  const [timeout, setTimeoutMs] = useState(String(w.timeout_ms));
-  const [maxInFlight, setMaxInFlight] = useState(w.max_in_flight == null ? '' : String(w.max_in_flight));
+  const [values, setValues] = useState(() => settingValues(SETTINGS, w));
+  const [headerName, setHeaderName] = useState('');
+  const [headerValue, setHeaderValue] = useState('');
   const action = useAction();
   const [saved, setSaved] = useState(false);
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    setSaved(false);
+  const patch = (body: Schemas['PatchWebhookDto']) =>
     void action
-      .run(() =>
-        call(
-          api.PATCH('/api/webhooks/{id}', {
-            params: { path: { id: w.id } },
-            body: {
-              name,
-              url,
-              events: events
-                .split(',')
-                .map((s) => s.trim())
-                .filter(Boolean),
-              timeout_ms: Number(timeout),
-              max_in_flight: maxInFlight === '' ? null : Number(maxInFlight),
-            },
-          }),
-        ),
-      )
+      .run(() => call(api.PATCH('/api/webhooks/{id}', { params: { path: { id: w.id } }, body })))
       .then((r) => {
         if (!r) return;
         setSaved(true);
         props.onSaved();
+      });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setSaved(false);
+    const headers = headerName.trim() ? { headers: { [headerName.trim()]: headerValue } } : {};
+    void action
+      .run(async () => settingsBody(SETTINGS, values) as Schemas['PatchWebhookDto'])
+      .then((body) => {
+        if (!body) return;
+        patch({ ...body, ...headers });
+        setHeaderName('');
+        setHeaderValue('');
       });
   };
   const ro = !props.canWrite;
@@ -564,26 +564,39 @@ function WebhookSettings(props: { webhook: Webhook; canWrite: boolean; onSaved: 
     <Panel>
       <form onSubmit={submit} aria-label="Webhook settings">
         <fieldset disabled={ro}>
-          <TextField label="Name" name="name" error={action.error} value={name} onChange={setName} />
-          <TextField label="URL" name="url" error={action.error} value={url} onChange={setUrl} />
-          <TextField label="Event types" name="events" error={action.error} value={events} onChange={setEvents} />
-          <TextField
-            label="Timeout (ms)"
-            name="timeout_ms"
-            error={action.error}
-            inputMode="numeric"
-            value={timeout}
-            onChange={setTimeoutMs}
-          />
-          <TextField
-            label="Requests in flight at most"
-            name="max_in_flight"
-            error={action.error}
-            hint="Empty: the default"
-            inputMode="numeric"
-            value={maxInFlight}
-            onChange={setMaxInFlight}
-          />
+          <SettingsFields settings={SETTINGS} values={values} onChange={setValues} error={action.error} />
+          <div className="field" data-field="headers">
+            <span>Custom headers (values are secrets: write-only)</span>
+            {w.header_names.length === 0 ? (
+              <span className="muted small">none</span>
+            ) : (
+              <ul className="plain">
+                {w.header_names.map((h) => (
+                  <li key={h}>
+                    <code>{h}</code>{' '}
+                    {props.canWrite && (
+                      <button type="button" onClick={() => patch({ headers: { [h]: null } })}>
+                        Remove {h}
+                      </button>
+                    )}
+                  </li>
+                ))}
+              </ul>
+            )}
+            {props.canWrite && (
+              <div className="row">
+                <TextField label="Header name" name="headers" value={headerName} onChange={setHeaderName} />
+                <TextField
+                  label="Header value"
+                  name="headers"
+                  type="password"
+                  autoComplete="off"
+                  value={headerValue}
+                  onChange={setHeaderValue}
+                />
+              </div>
+            )}
+          </div>
         </fieldset>
         <ErrorNote error={action.error} />
         {props.canWrite && (
