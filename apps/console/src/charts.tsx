@@ -95,10 +95,11 @@ export function StackedBars(props: { title: string; series: Series[]; bars: Bar[
   );
 }
 
-/** Hours from `from` to `to` as bar labels (`HH:00`, local time) with their ISO keys. */
+/** The hours from `from`'s to `to`'s as bar labels (`HH:00`, local time) with their ISO keys (whole hours). */
 export function hourSlots(from: string, to: string): Array<{ key: string; label: string }> {
   const slots: Array<{ key: string; label: string }> = [];
-  for (let t = new Date(from).getTime(); t <= new Date(to).getTime(); t += 3_600_000) {
+  const first = Math.floor(new Date(from).getTime() / 3_600_000) * 3_600_000;
+  for (let t = first; t <= new Date(to).getTime(); t += 3_600_000) {
     const d = new Date(t);
     slots.push({ key: d.toISOString(), label: `${String(d.getHours()).padStart(2, '0')}:00` });
   }

@@ -29,7 +29,7 @@ export class OverviewService {
       this.receipts.hourlyVerdicts(from),
       this.runs.statusCounts(from),
       this.attempts.outcomesPer('hour', from, now),
-      this.attempts.totalsSince(from),
+      this.attempts.countsOf(undefined, from, now),
       this.webhooks.failingNow(FAILING_SHOWN),
       this.runs.queuedPerQueue([]),
       this.deliveries.backlog(),

@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from 'react';
-import { type Role, type Schemas, api, call, session } from '../api';
+import { ApiError, type Role, type Schemas, api, call, session } from '../api';
 import { SCOPES } from '../api/enums';
 import {
   Badge,
@@ -349,8 +349,7 @@ function CreateApiKey(props: { onDone: (changed: boolean) => void }) {
 }
 
 function ErrorForField(props: { error: unknown; name: string }) {
-  const e = props.error as { forField?: (n: string) => string[] };
-  const messages = e.forField?.(props.name) ?? [];
+  const messages = props.error instanceof ApiError ? props.error.forField(props.name) : [];
   return messages.length ? (
     <small className="field-error" role="alert">
       {messages.join('; ')}

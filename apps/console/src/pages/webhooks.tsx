@@ -1,7 +1,7 @@
 import { type FormEvent, Fragment, useState } from 'react';
 import { type Schemas, api, call, session } from '../api';
 import { BODY_FORMATS, SIGNATURE_FORMATS } from '../api/enums';
-import { StackedBars } from '../charts';
+import { StackedBars, hourSlots } from '../charts';
 import { type Setting, SettingsFields, settingValues, settingsBody } from '../settings';
 import { Link, href, navigate } from '../router';
 import {
@@ -276,15 +276,13 @@ function WebhookStats(props: { id: string; version: number }) {
   );
   const s = stats.data;
   if (!s) return stats.error ? <ErrorNote error={stats.error} /> : null;
-  const bars = [];
-  for (let t = new Date(s.from).setMinutes(0, 0, 0); t <= new Date(s.to).getTime(); t += 3_600_000) {
-    const key = new Date(t).toISOString();
-    const p = s.periods.find((x) => x.start === key);
-    bars.push({
-      label: `${String(new Date(t).getHours()).padStart(2, '0')}:00`,
+  const bars = hourSlots(s.from, s.to).map((slot) => {
+    const p = s.periods.find((x) => x.start === slot.key);
+    return {
+      label: slot.label,
       values: { ok: p?.attempts_succeeded ?? 0, failed: (p?.attempts ?? 0) - (p?.attempts_succeeded ?? 0) },
-    });
-  }
+    };
+  });
   return (
     <div className="grid2">
       <Panel>

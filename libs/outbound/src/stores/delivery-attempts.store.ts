@@ -205,14 +205,15 @@ export class DeliveryAttemptStore {
     return paginate(createdBetween(qb, 'a', query), 'a', query, map);
   }
 
-  /** A webhook's attempts made in [from, to): how many, how many succeeded, and their duration percentiles. */
-  async countsOf(webhookId: string, from: Date, to: Date): Promise<AttemptCounts> {
+  /** Attempts made in [from, to) (of one webhook, or of all): how many, how many succeeded, duration percentiles. */
+  async countsOf(webhookId: string | undefined, from: Date, to: Date): Promise<AttemptCounts> {
     const [counts] = await this.db.rows<AttemptCounts>(
       `SELECT count(*)::int AS total, count(*) FILTER (WHERE success)::int AS succeeded,
          percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
          percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95
-       FROM delivery_attempts WHERE webhook_id = $1 AND created_at >= $2 AND created_at < $3`,
-      [webhookId, from, to],
+       FROM delivery_attempts
+       WHERE created_at >= $2 AND created_at < $3 AND ($1::uuid IS NULL OR webhook_id = $1::uuid)`,
+      [webhookId ?? null, from, to],
     );
     return counts;
   }
@@ -235,18 +236,6 @@ export class DeliveryAttemptStore {
        GROUP BY 1 ORDER BY 1`,
       [unit, from, to, webhookId ?? null],
     );
-  }
-
-  /** All attempts since `from`: how many, how many succeeded, and their duration percentiles. */
-  async totalsSince(from: Date): Promise<AttemptCounts> {
-    const [counts] = await this.db.rows<AttemptCounts>(
-      `SELECT count(*)::int AS total, count(*) FILTER (WHERE success)::int AS succeeded,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
-         percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95
-       FROM delivery_attempts WHERE created_at >= $1`,
-      [from],
-    );
-    return counts;
   }
 
   /** Deletes up to `limit` of the oldest attempts made before `cutoff`; how many. */
