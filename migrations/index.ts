@@ -9,6 +9,7 @@ import { TaskQueues1764600000000 } from './1764600000000-TaskQueues';
 import { ExecutionNodes1764700000000 } from './1764700000000-ExecutionNodes';
 import { SharedCounters1764800000000 } from './1764800000000-SharedCounters';
 import { DeliveryClaims1764900000000 } from './1764900000000-DeliveryClaims';
+import { SourceAnswers1765000000000 } from './1765000000000-SourceAnswers';
 
 /** Every migration, in order. New migrations are appended here. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   ExecutionNodes1764700000000,
   SharedCounters1764800000000,
   DeliveryClaims1764900000000,
+  SourceAnswers1765000000000,
 ];

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -13,8 +14,14 @@ import {
   generateRequestId,
   inputProblem,
 } from '@hookhub/core';
-import { HookResponseDto, ReceiverService } from '@hookhub/inbound';
-import { documentReceiver, handleFrameworkError, installReceiver } from './hooks/receiver-http';
+import { HookResponseDto, HubRoutes, PathAliases, ReceiverService } from '@hookhub/inbound';
+import {
+  type UrlRewrite,
+  documentReceiver,
+  handleFrameworkError,
+  installAliases,
+  installReceiver,
+} from './hooks/receiver-http';
 import { JSON_TYPE, installBodyParsing } from './http/body-parsing';
 import { defaultConsoleDir, installConsole } from './http/console';
 
@@ -32,8 +39,13 @@ function trustHops(hops: number): (address: string, hop: number) => boolean {
   return (_address, hop) => hop < hops;
 }
 
-export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+export function createFastifyAdapter(config: AppConfig, to: UrlRewrite = { rewrite: null }): FastifyAdapter {
   return new FastifyAdapter({
+    // A source's aliases (see installAliases): before routing, so an alias reaches the receiver's route.
+    rewriteUrl: (req: IncomingMessage) => {
+      const url = req.url ?? '/';
+      return to.rewrite ? to.rewrite(req.method ?? 'GET', url) : url;
+    },
     bodyLimit: config.http.bodyLimit,
     trustProxy: typeof config.http.trustProxy === 'number' ? trustHops(config.http.trustProxy) : config.http.trustProxy,
     genReqId: generateRequestId,
@@ -76,9 +88,10 @@ export function swaggerDocument(app: NestFastifyApplication) {
  * the e2e tests.
  */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const urlRewrite: UrlRewrite = { rewrite: null };
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config),
-    createFastifyAdapter(config),
+    createFastifyAdapter(config, urlRewrite),
     {
       bufferLogs: options.bufferLogs ?? true,
       abortOnError: false,
@@ -89,6 +102,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
 
   const metrics = app.get(MetricsService);
   const fastify = app.getHttpAdapter().getInstance();
+  // First: every route registered from here on is one an alias may not take.
+  installAliases(fastify, app.get(PathAliases), app.get(HubRoutes), urlRewrite);
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });

@@ -1,3 +1,5 @@
+import { HubRoutes } from './routing/hub-routes';
+import { PathAliases } from './services/path-aliases';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OutboundModule } from '@hookhub/outbound';
@@ -35,6 +37,8 @@ import { SourceStore } from './stores/source.store';
     ReceiptsService,
     ConfigFileService,
     RejectionBurstDetector,
+    HubRoutes,
+    PathAliases,
   ],
   exports: [
     SourceStore,
@@ -47,6 +51,8 @@ import { SourceStore } from './stores/source.store';
     ReceiverService,
     ReceiptsService,
     ConfigFileService,
+    HubRoutes,
+    PathAliases,
   ],
 })
 export class InboundModule {}

@@ -20,3 +20,6 @@ export * from './services/receipts.service';
 export * from './inbound.module';
 export * from './services/config-file.service';
 export { ReceiptStore } from './stores/receipt.store';
+export * from './routing/hub-routes';
+export * from './services/path-aliases';
+export * from './answers/answer-template';

@@ -1,7 +1,15 @@
 import { type OpenAPIObject, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorBody, ErrorCode, type ErrorExampleOptions, HookhubError, errorExample, sendError } from '@hookhub/core';
-import { HookResponseDto, type HookRequest, type ReceiverService, type RoutedContext } from '@hookhub/inbound';
+import {
+  HookResponseDto,
+  type HookRequest,
+  type HubRoutes,
+  type PathAliases,
+  type ReceiverService,
+  type RoutedContext,
+  simpleError,
+} from '@hookhub/inbound';
 import { takeRawBody } from '../http/body-parsing';
 
 const HOOKS_PREFIX = '/hooks/';
@@ -131,7 +139,9 @@ export function documentReceiver(document: OpenAPIObject): void {
       description:
         "No JWT: the request is verified by the source's scheme over the raw body bytes. Every request gets a receipt, " +
         'and a 2xx is sent only once the receipt and its task runs are stored. A source may also accept PUT, PATCH, GET ' +
-        'or DELETE (its `methods`).',
+        'or DELETE (its `methods`). A source may also be reached at its `aliases` (exact paths such as `/backup` or ' +
+        '`/api/webhooks/task-sync`, for senders that cannot change their URL), and may shape its answers (`answer`: ' +
+        'status codes, a body template, `{"error": "..."}` refusals); the answers below are the defaults.',
       tags: ['receiver'],
       security: [],
       parameters: [
@@ -200,9 +210,44 @@ export function installReceiver(fastify: FastifyInstance, receiver: ReceiverServ
     if (ctx && !ctx.recorded) await receiver.recordAnswer(ctx, reply.statusCode, reasonOf(payload));
     return payload;
   });
+  // A source may word its refusals `{"error": "..."}` (its answer's `errors: simple`), for senders that expect
+  // the hub it replaces; the receipt above has already kept Hookhub's code and message.
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    if (reply.statusCode < 400 || typeof payload !== 'string' || !request.url.startsWith(HOOKS_PREFIX)) return payload;
+    const answer = await receiver.answerOf(slugOf(request.url));
+    if (answer?.errors !== 'simple') return payload;
+    try {
+      const body = JSON.parse(payload) as { code?: unknown; message?: unknown };
+      if (typeof body.code !== 'string') return payload;
+      return JSON.stringify(simpleError(body.code, String(body.message ?? ''), answer.error_messages));
+    } catch {
+      return payload;
+    }
+  });
   fastify.all('/hooks/:slug', async (request, reply) => {
     const result = await receiver.receive(hookContextOf(request), rawBodyOf(request));
     void reply.status(result.status);
+    // A text answer (a source's `answer` template may be one) is sent as it is.
+    if (typeof result.body === 'string') void reply.type('text/plain; charset=utf-8');
     return result.body;
   });
+}
+
+/** Where the server sends a request before routing: set once the app (and its aliases) exist. */
+export interface UrlRewrite {
+  rewrite: ((method: string, url: string) => string) | null;
+}
+
+/**
+ * Sends requests to a source's aliases (`POST /backup`) on to `/hooks/{slug}` before routing, so from there
+ * on they are receiver requests like any other, and tells the aliases which paths Hookhub's routes answer.
+ */
+export function installAliases(
+  fastify: FastifyInstance,
+  aliases: PathAliases,
+  routes: HubRoutes,
+  to: UrlRewrite,
+): void {
+  fastify.addHook('onRoute', (route) => routes.add(route.method, route.url));
+  to.rewrite = (method, url) => aliases.rewrite(method, url);
 }

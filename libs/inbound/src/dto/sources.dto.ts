@@ -6,6 +6,7 @@ import {
   IsArray,
   IsBoolean,
   IsIn,
+  IsObject,
   IsInt,
   IsOptional,
   IsString,
@@ -19,7 +20,16 @@ import {
 } from 'class-validator';
 import { IsOmittable, IsTimestamp, PageOf, PageQueryDto } from '@hookhub/core';
 import { VERIFICATION_SCHEMES, VERIFIERS, type VerificationScheme } from '../verifiers';
-import type { DedupMode, Dispatch, MatchMode, ResponseMode, Source } from '../entities/source.entity';
+import type {
+  AnswerTemplate,
+  DedupMode,
+  Dispatch,
+  ErrorStyle,
+  MatchMode,
+  ResponseMode,
+  Source,
+} from '../entities/source.entity';
+import { ALIAS_PATTERN, MAX_ALIASES } from '../routing/hub-routes';
 
 export class VerificationOptionsDto {
   /** hmac / token: header carrying the signature or token. @example "X-Signature" */
@@ -48,6 +58,66 @@ export class VerificationOptionsDto {
   @IsOptional()
   @IsBoolean()
   allow_sha1?: boolean;
+}
+
+/**
+ * How a source answers, for senders that expect another hub's answers. Each body is a template: a JSON value
+ * whose strings may hold `{{path}}` placeholders (a string that is one placeholder alone becomes the value,
+ * so `"{{program.number}}"` is a number), or a text (sent as text/plain). Placeholders read `message`,
+ * `receipt_id`, `matched`, `duplicate`, `task_ids`, `tasks`, `task` (the first run: `id`, `program`, and for
+ * sync sources `status`, `exit_code`, `output`), `program` (`id`, `name`, `number`), `output`, `exit_code`,
+ * `succeeded` (sync sources), `event`, `body` and `query` (the trigger's).
+ */
+export class SourceAnswerDto {
+  /** Status of a trigger that started runs (and for a sync source, whose runs succeeded). Default 202 (sync: 200). @example 200 */
+  @IsOmittable()
+  @IsInt()
+  @Min(200)
+  @Max(299)
+  status?: number;
+
+  /** Body of that answer (default Hookhub's). @example {"message": "Sync triggered successfully", "task_id": "{{program.number}}"} */
+  @ApiPropertyOptional({ oneOf: [{ type: 'object' }, { type: 'array' }, { type: 'string' }] })
+  @IsOptional()
+  body?: AnswerTemplate;
+
+  /** Status when a sync source's run did not succeed (default 200). @example 500 */
+  @IsOmittable()
+  @IsInt()
+  @Min(200)
+  @Max(599)
+  failed_status?: number;
+
+  /** Body of that answer (default `body`, else Hookhub's). @example {"error": "Backup failed: {{task.status}}", "output": "{{output}}"} */
+  @ApiPropertyOptional({ oneOf: [{ type: 'object' }, { type: 'array' }, { type: 'string' }] })
+  @IsOptional()
+  failed_body?: AnswerTemplate;
+
+  /** Status when the trigger was verified but no rule matched (default 202). @example 200 */
+  @IsOmittable()
+  @IsInt()
+  @Min(200)
+  @Max(599)
+  unmatched_status?: number;
+
+  /** Body of that answer (default Hookhub's). @example "Hook rules were not satisfied." */
+  @ApiPropertyOptional({ oneOf: [{ type: 'object' }, { type: 'array' }, { type: 'string' }] })
+  @IsOptional()
+  unmatched_body?: AnswerTemplate;
+
+  /**
+   * How refusals are worded: `hookhub` (default: `code`, `message`, `requestId`...), or `simple`:
+   * `{"error": "Invalid signature"}`, with the short messages of the hubs Hookhub replaces.
+   */
+  @ApiPropertyOptional({ enum: ['hookhub', 'simple'], example: 'simple' })
+  @IsOmittable()
+  @IsIn(['hookhub', 'simple'])
+  errors?: ErrorStyle;
+
+  /** `simple` errors: a message per error code, over the built-in ones. @example {"not_found": "Task not found"} */
+  @IsOptional()
+  @IsObject()
+  error_messages?: Record<string, string>;
 }
 
 export class CreateSourceDto {
@@ -204,6 +274,27 @@ export class CreateSourceDto {
   @IsOmittable()
   @IsBoolean()
   enabled?: boolean;
+
+  /**
+   * Extra exact paths that reach this source besides `/hooks/{slug}`, for senders that cannot change their
+   * URL. Refused when Hookhub answers that path itself or another source has it. @example ["/backup"]
+   */
+  @IsOmittable()
+  @IsArray()
+  @ArrayMaxSize(MAX_ALIASES)
+  @IsString({ each: true })
+  @MaxLength(200, { each: true })
+  @Matches(ALIAS_PATTERN, {
+    each: true,
+    message: 'each alias is an absolute path of letters, digits and . _ ~ @ - segments, without a trailing /',
+  })
+  aliases?: string[];
+
+  /** How this source answers (null: Hookhub's answers). */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => SourceAnswerDto)
+  answer?: SourceAnswerDto | null;
 }
 
 export class UpdateSourceDto extends PartialType(CreateSourceDto, { skipNullProperties: false }) {}
@@ -248,6 +339,10 @@ export class SourceDto {
   @ApiProperty({ enum: ['rules', 'by_id'] }) dispatch!: Dispatch;
   id_field!: string;
   by_id_programs!: string[];
+  /** @example ["/backup"] */
+  aliases!: string[];
+  @ApiPropertyOptional({ type: SourceAnswerDto, nullable: true })
+  answer!: SourceAnswerDto | null;
   created_at!: string;
   updated_at!: string;
 }
@@ -282,6 +377,8 @@ export function toSourceDto(s: Source): SourceDto {
     dispatch: s.dispatch,
     id_field: s.idField,
     by_id_programs: s.byIdPrograms,
+    aliases: s.aliases,
+    answer: s.answer,
     created_at: s.createdAt.toISOString(),
     updated_at: s.updatedAt.toISOString(),
   };

@@ -6,6 +6,30 @@ export type MatchMode = 'first' | 'all';
 export type Dispatch = 'rules' | 'by_id';
 /** What makes a request a duplicate: its delivery id (header, body field or scheme), or its body's digest. */
 export type DedupMode = 'delivery_id' | 'body';
+/** How errors are worded: Hookhub's body (`code`, `message`, ...), or `{"error": "<message>"}`. */
+export type ErrorStyle = 'hookhub' | 'simple';
+
+/**
+ * How a source answers, for senders that expect another hub's answers (all optional; Hookhub's answers
+ * otherwise). Bodies are templates: a JSON value whose strings may hold `{{path}}` placeholders, or a text.
+ */
+/** A JSON value whose strings may hold `{{path}}` placeholders, or a text. */
+export type AnswerTemplate = object | string;
+
+export interface SourceAnswer {
+  /** A trigger that started runs (and, for a sync source, whose runs succeeded). */
+  status?: number;
+  body?: AnswerTemplate;
+  /** A sync source's run that did not succeed. */
+  failed_status?: number;
+  failed_body?: AnswerTemplate;
+  /** A verified trigger that no rule matched. */
+  unmatched_status?: number;
+  unmatched_body?: AnswerTemplate;
+  errors?: ErrorStyle;
+  /** `simple` errors: a message per error code, over the built-in ones. */
+  error_messages?: Record<string, string>;
+}
 
 /** Where triggers come from, how they are verified and guarded, and how they are answered. */
 @Entity({ name: 'sources' })
@@ -40,6 +64,9 @@ export class Source {
   @Column({ type: 'text', default: 'rules' }) dispatch!: Dispatch;
   @Column({ name: 'id_field', type: 'text', default: 'task_id' }) idField!: string;
   @Column({ name: 'by_id_programs', type: 'uuid', array: true, default: () => "'{}'" }) byIdPrograms!: string[];
+  /** Extra exact paths that reach this source besides `/hooks/{slug}` (e.g. `/backup`). */
+  @Column({ type: 'text', array: true, default: () => "'{}'" }) aliases!: string[];
+  @Column({ type: 'jsonb', nullable: true }) answer!: SourceAnswer | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz', precision: 3 }) updatedAt!: Date;
 }

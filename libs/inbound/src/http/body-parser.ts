@@ -1,3 +1,6 @@
+/** The start of the message for a JSON body that does not parse. */
+export const MALFORMED_BODY = 'Malformed JSON body';
+
 export class BodyParseError extends Error {}
 
 /** Parses a body by content type: JSON (throws BodyParseError when malformed), form fields, or text. */
@@ -8,7 +11,7 @@ export function parseBody(raw: Buffer, contentType: string | undefined): unknown
     try {
       return JSON.parse(raw.toString('utf8')) as unknown;
     } catch (err) {
-      throw new BodyParseError(`Malformed JSON body: ${(err as Error).message}`);
+      throw new BodyParseError(`${MALFORMED_BODY}: ${(err as Error).message}`);
     }
   }
   if (type === 'application/x-www-form-urlencoded') {

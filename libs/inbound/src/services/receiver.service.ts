@@ -12,8 +12,10 @@ import {
   storableText,
 } from '@hookhub/core';
 import { FINAL_STATUSES, type PrepareOptions, type PreparedRun, TasksService, type TaskRun } from '@hookhub/tasks';
+import { type AnswerContext, renderTemplate } from '../answers/answer-template';
 import type { HookResponseDto, HookTaskDto } from '../dto/hooks.dto';
 import type { MatchedRule, Verdict } from '../entities/receipt.entity';
+import type { AnswerTemplate, SourceAnswer } from '../entities/source.entity';
 import { BodyParseError, parseBody } from '../http/body-parser';
 import { flatHeaders, mediaType } from '../http/request-headers';
 import { ALWAYS_REDACTED, type CompiledSource } from '../routing/compiled-source';
@@ -63,8 +65,12 @@ interface Routed {
 
 export interface HookResult {
   status: number;
-  body: HookResponseDto;
+  /** Hookhub's answer, or what the source's `answer` template made of it (a text is sent as text/plain). */
+  body: HookResponseDto | unknown;
 }
+
+/** What a source slug can be; anything else is no source, without asking the store. */
+const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 const FAILURE_CODES: Record<VerifyFailure, ErrorCode> = {
   missing: ErrorCode.SignatureMissing,
@@ -93,7 +99,7 @@ export class ReceiverService {
   /** Checks that need no body. Throws (after recording the receipt) when the request is refused. */
   async preflight(request: HookRequest): Promise<RoutedContext> {
     const unrouted = this.contextOf(request);
-    const compiled = /^[a-z0-9][a-z0-9-]{0,62}$/.test(request.slug) ? await this.registry.bySlug(request.slug) : null;
+    const compiled = SLUG.test(request.slug) ? await this.registry.bySlug(request.slug) : null;
     if (!compiled || !compiled.source.enabled) {
       throw await this.recordRefusal(
         unrouted,
@@ -149,6 +155,16 @@ export class ReceiverService {
       throw await this.recordRefusal(ctx, this.tooLarge(ctx));
     }
     return ctx;
+  }
+
+  /** The `answer` settings of the source named `slug`, for wording its refusals; null when there are none. */
+  async answerOf(slug: string): Promise<SourceAnswer | null> {
+    if (!SLUG.test(slug)) return null;
+    try {
+      return (await this.registry.bySlug(slug))?.source.answer ?? null;
+    } catch {
+      return null;
+    }
   }
 
   /** Records the receipt of a request refused before it could be routed (a malformed URL); returns `error`, to be thrown. */
@@ -235,9 +251,11 @@ export class ReceiverService {
     const { runs, matched, taskNumber } = routed;
 
     const accepted = runs.length > 0;
+    const answer = source.answer;
     const receipt = this.receipt(ctx, {
       verdict: accepted ? 'accepted' : 'unmatched',
-      status: 202,
+      // A sync source's receipt gets its final status once its runs have finished.
+      status: (accepted ? (source.responseMode === 'sync' ? 202 : answer?.status) : answer?.unmatched_status) ?? 202,
       raw,
       event: trigger.event,
       deliveryId,
@@ -252,16 +270,19 @@ export class ReceiverService {
     });
     if (outcome.duplicateOf && dedup) {
       const o = outcome.duplicateOf;
+      const original: HookResponseDto = {
+        message: dedup.message,
+        receipt_id: o.receipt_id,
+        matched: o.matched,
+        task_ids: o.task_ids,
+        tasks: o.task_ids.map((id) => ({ id, program: '' })),
+        duplicate: true,
+      };
+      // An old sender gets the answer it expects for a success, with `duplicate` true for the template.
+      if (!answer?.body) return { status: 200, body: original };
       return {
-        status: 200,
-        body: {
-          message: dedup.message,
-          receipt_id: o.receipt_id,
-          matched: o.matched,
-          task_ids: o.task_ids,
-          tasks: o.task_ids.map((id) => ({ id, program: '' })),
-          duplicate: true,
-        },
+        status: answer.status ?? 200,
+        body: renderTemplate(answer.body, this.answerContext(ctx, trigger, original)),
       };
     }
     const tasks: HookTaskDto[] = runs.map((r) => ({ id: r.id, program: r.program_name }));
@@ -275,8 +296,61 @@ export class ReceiverService {
       tasks,
       ...(taskNumber !== undefined ? { task_id: taskNumber } : {}),
     };
-    if (source.responseMode !== 'sync' || !accepted) return { status: 202, body: base };
-    return this.waitForRuns(receipt.id, base, source.syncTimeoutSeconds);
+    if (!accepted) return this.shaped(ctx, trigger, base, answer?.unmatched_status, answer?.unmatched_body);
+    if (source.responseMode !== 'sync') return this.shaped(ctx, trigger, base, answer?.status, answer?.body);
+    const waited = await this.waitForRuns(base, source.syncTimeoutSeconds);
+    if (!waited.finished) return { status: 202, body: waited.body };
+    const failed = !waited.body.succeeded;
+    const status = (failed ? answer?.failed_status : answer?.status) ?? 200;
+    await this.writer.updateStatus(receipt.id, status);
+    return failed
+      ? this.shaped(ctx, trigger, waited.body, status, answer?.failed_body ?? answer?.body)
+      : this.shaped(ctx, trigger, waited.body, status, answer?.body);
+  }
+
+  /** `status` (default 202) and the template rendered over Hookhub's answer, or that answer itself. */
+  private shaped(
+    ctx: RoutedContext,
+    trigger: TriggerContext,
+    base: HookResponseDto,
+    status: number | undefined,
+    template: AnswerTemplate | undefined,
+  ): HookResult {
+    return {
+      status: status ?? 202,
+      body: template === undefined ? base : renderTemplate(template, this.answerContext(ctx, trigger, base)),
+    };
+  }
+
+  /** What an answer template reads: Hookhub's answer, the first run and its program, and the trigger. */
+  private answerContext(ctx: RoutedContext, trigger: TriggerContext, base: HookResponseDto): AnswerContext {
+    const { compiled } = ctx;
+    const tasks = base.tasks.map((t) => ({
+      id: t.id,
+      program: t.program,
+      status: t.status,
+      exit_code: t.exit_code,
+      output: t.stdout,
+    }));
+    const first = base.tasks[0];
+    const programs = [...compiled.rules.map((r) => r.program), ...compiled.byIdPrograms.values()];
+    const program = first ? programs.find((p) => p.name === first.program) : undefined;
+    return {
+      message: base.message,
+      receipt_id: base.receipt_id,
+      matched: base.matched,
+      duplicate: base.duplicate ?? false,
+      task_ids: base.task_ids,
+      tasks,
+      task: tasks[0] ?? null,
+      program: program ? { id: program.id, name: program.name, number: program.number } : null,
+      output: base.output ?? null,
+      exit_code: base.exit_code ?? null,
+      succeeded: base.succeeded ?? null,
+      event: trigger.event,
+      body: trigger.body,
+      query: ctx.query,
+    };
   }
 
   /**
@@ -322,7 +396,10 @@ export class ReceiverService {
   }
 
   /** sync sources: wait for the runs, then answer with their exit codes and output. */
-  private async waitForRuns(receiptId: string, base: HookResponseDto, timeoutSeconds: number): Promise<HookResult> {
+  private async waitForRuns(
+    base: HookResponseDto,
+    timeoutSeconds: number,
+  ): Promise<{ finished: boolean; body: HookResponseDto }> {
     const runs = await this.tasks.waitForFinal(base.task_ids, timeoutSeconds * 1000);
     const finished = runs.length === base.task_ids.length && runs.every((r) => FINAL_STATUSES.includes(r.status));
     const tasks = runs.map((r: TaskRun) => ({
@@ -336,14 +413,13 @@ export class ReceiverService {
     }));
     if (!finished) {
       return {
-        status: 202,
+        finished: false,
         body: { ...base, tasks, message: `Still running after ${timeoutSeconds} s; follow GET /api/tasks/{id}` },
       };
     }
     const succeeded = runs.every((r) => r.status === 'succeeded');
-    await this.writer.updateStatus(receiptId, 200);
     return {
-      status: 200,
+      finished: true,
       body: {
         ...base,
         tasks,

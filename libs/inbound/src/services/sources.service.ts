@@ -10,6 +10,8 @@ import {
   toSourceDto,
 } from '../dto/sources.dto';
 import type { Source } from '../entities/source.entity';
+import { answerProblems } from '../answers/answer-template';
+import { HubRoutes } from '../routing/hub-routes';
 import { SourceStore } from '../stores/source.store';
 import { VERIFIERS } from '../verifiers';
 
@@ -30,6 +32,7 @@ export class SourcesService implements OnModuleDestroy {
     private readonly sources: SourceStore,
     private readonly box: SecretBox,
     private readonly notifier: QueueNotifier,
+    private readonly routes: HubRoutes,
   ) {
     this.unsubscribe = notifier.subscribe(SOURCES_CHANGED, () => this.listeners.forEach((l) => l()));
   }
@@ -52,6 +55,7 @@ export class SourcesService implements OnModuleDestroy {
     this.validate(dto);
     if (await this.sources.findBySlug(dto.slug))
       throw HookhubError.conflict(`A source with slug ${dto.slug} already exists`);
+    await this.checkAliasesFree(dto.aliases, null);
     const id = randomUUID();
     await this.sources.insert({ id, ...this.toColumns(dto, id) } as Source);
     await this.changed();
@@ -65,6 +69,7 @@ export class SourcesService implements OnModuleDestroy {
     if (dto.slug && dto.slug !== source.slug && (await this.sources.findBySlug(dto.slug))) {
       throw HookhubError.conflict(`A source with slug ${dto.slug} already exists`);
     }
+    await this.checkAliasesFree(dto.aliases, source.id);
     // Secrets are sealed to the stored row's id, whatever spelling of it the caller used.
     await this.sources.update(source.id, this.toColumns(dto, source.id));
     await this.changed();
@@ -135,6 +140,14 @@ export class SourcesService implements OnModuleDestroy {
         }
       }
     }
+    (dto.aliases ?? []).forEach((alias, i) => {
+      const problem = alias.split('/').some((part) => part === '.' || part === '..')
+        ? 'an alias has no . or .. segment'
+        : this.routes.conflict(alias, dto.methods ?? ['POST']);
+      if (problem) add(`aliases.${i}`, problem);
+    });
+    if (new Set(dto.aliases ?? []).size !== (dto.aliases ?? []).length) add('aliases', 'an alias is listed twice');
+    for (const p of dto.answer ? answerProblems(dto.answer) : []) add(p.field, p.error);
     if (dto.dedup === 'body' && dto.dedup_window_seconds === 0)
       add('dedup', 'dedup "body" needs a dedup_window_seconds above 0');
     if (problems.length)
@@ -150,7 +163,18 @@ export class SourcesService implements OnModuleDestroy {
       event_field: s.eventField,
       dedup: s.dedup,
       dedup_window_seconds: s.dedupWindowSeconds,
+      methods: s.methods,
+      aliases: s.aliases,
     };
+  }
+
+  /** Refuses (409) aliases another source already has. */
+  private async checkAliasesFree(aliases: string[] | undefined, exceptId: string | null): Promise<void> {
+    if (!aliases?.length) return;
+    const holders = await this.sources.holdingAliases(aliases, exceptId);
+    if (!holders.length) return;
+    const taken = holders.flatMap((h) => h.aliases.filter((a) => aliases.includes(a)).map((a) => `${a} (${h.slug})`));
+    throw HookhubError.conflict(`Another source already has the alias ${taken.join(', ')}`);
   }
 
   private toColumns(dto: Partial<CreateSourceDto>, id: string): Partial<Source> {
@@ -192,6 +216,8 @@ export class SourcesService implements OnModuleDestroy {
     set('dispatch', dto.dispatch);
     set('idField', dto.id_field);
     set('byIdPrograms', dto.by_id_programs);
+    set('aliases', dto.aliases);
+    set('answer', dto.answer === undefined ? undefined : dto.answer ? { ...dto.answer } : null);
     return c;
   }
 }

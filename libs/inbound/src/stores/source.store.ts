@@ -42,6 +42,22 @@ export class SourceStore {
     return paginate(qb, 's', query, map);
   }
 
+  /** The slug and aliases of every source that has aliases. */
+  async aliases(): Promise<Array<{ slug: string; aliases: string[] }>> {
+    return this.sources
+      .createQueryBuilder('s')
+      .select(['s.slug', 's.aliases'])
+      .where('cardinality(s.aliases) > 0')
+      .getMany();
+  }
+
+  /** Sources other than `exceptId` that hold any of `paths` as an alias. */
+  holdingAliases(paths: string[], exceptId: string | null): Promise<Source[]> {
+    const qb = this.sources.createQueryBuilder('s').where('s.aliases && :paths::text[]', { paths });
+    if (exceptId) qb.andWhere('s.id <> :exceptId', { exceptId });
+    return qb.getMany();
+  }
+
   /** Every source, by slug. */
   listAll(): Promise<Source[]> {
     return this.sources.find({ order: { slug: 'ASC' } });
