@@ -40,6 +40,22 @@ export function digestEqual(presented: string, expected: string): boolean {
 
 const WHSEC = 'whsec_';
 
+/**
+ * Why `secret` cannot be a Standard Webhooks secret, or null. The standardwebhooks and svix libraries read a
+ * secret as base64 (after `whsec_`), so only `whsec_` and standard base64 of 16 to 64 bytes signs and verifies
+ * the same on both sides; anything else would be read one way here and another way there.
+ */
+export function standardWebhooksSecretProblem(secret: string): string | null {
+  const ok =
+    /^whsec_[A-Za-z0-9+/]+={0,2}$/.test(secret) &&
+    (secret.length - WHSEC.length) % 4 === 0 &&
+    standardWebhooksKey(secret).length >= 16 &&
+    standardWebhooksKey(secret).length <= 64;
+  return ok
+    ? null
+    : 'a Standard Webhooks secret is whsec_ followed by the base64 of 16 to 64 bytes, as its libraries read it';
+}
+
 /** The key of a `whsec_<base64>` secret (Standard Webhooks); any other secret is its UTF-8 bytes. */
 export function standardWebhooksKey(secret: string): Buffer {
   return secret.startsWith(WHSEC) ? Buffer.from(secret.slice(WHSEC.length), 'base64') : Buffer.from(secret, 'utf8');

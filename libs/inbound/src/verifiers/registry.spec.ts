@@ -33,6 +33,9 @@ function sourceProblems(dto: CreateSourceDto): Array<{ field: string; errors: st
   }
 }
 
+const STANDARD_SECRET_RULE =
+  'a Standard Webhooks secret is whsec_ followed by the base64 of 16 to 64 bytes, as its libraries read it';
+
 describe('the verifier registry drives the schemes everywhere', () => {
   const schemes = Object.keys(VERIFIERS) as VerificationScheme[];
 
@@ -80,7 +83,11 @@ describe('the verifier registry drives the schemes everywhere', () => {
     const long = 'whsec_' + Buffer.from('sixteen bytes or more').toString('base64');
     expect(
       sourceProblems({ slug: 'a-source', scheme: 'standard-webhooks', secrets: [long, short, 'a plain secret'] }),
-    ).toEqual([{ field: 'secrets.1', errors: ['a whsec_ secret must hold at least 16 bytes of base64'] }]);
+    ).toEqual([
+      // What the standardwebhooks and svix libraries could not read the same way: too short, or not whsec_ base64.
+      { field: 'secrets.1', errors: [STANDARD_SECRET_RULE] },
+      { field: 'secrets.2', errors: [STANDARD_SECRET_RULE] },
+    ]);
     // The rules belong to their schemes: the same secrets are fine elsewhere.
     expect(sourceProblems({ slug: 'a-source', scheme: 'token', secrets: ['no-colon', short] })).toEqual([]);
   });

@@ -1,4 +1,4 @@
-import { digestEqual, standardWebhooksKey, standardWebhooksSignature } from '@hookhub/core';
+import { digestEqual, standardWebhooksSecretProblem, standardWebhooksSignature } from '@hookhub/core';
 import { type Verifier, checkTimestamp, invalid, missing, ok, replayKey } from './verifier';
 
 /**
@@ -8,10 +8,7 @@ import { type Verifier, checkTimestamp, invalid, missing, ok, replayKey } from '
 export const standardWebhooksVerifier: Verifier = {
   credentialHeaders: () => ['webhook-signature'],
   needsSecret: true,
-  secretProblem: (secret) =>
-    secret.startsWith('whsec_') && standardWebhooksKey(secret).length < 16
-      ? 'a whsec_ secret must hold at least 16 bytes of base64'
-      : null,
+  secretProblem: standardWebhooksSecretProblem,
   defaults: { eventField: 'body.type' },
   verify(input) {
     const id = input.headers['webhook-id'];

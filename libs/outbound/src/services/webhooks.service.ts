@@ -5,6 +5,7 @@ import {
   type AppConfig,
   BoundedCache,
   Clock,
+  ErrorCode,
   HookhubError,
   type Page,
   SecretBox,
@@ -24,7 +25,14 @@ import type { SealedSecret, Webhook } from '../entities/webhook.entity';
 import { AddressGuard, BlockedAddressError } from '../net/address-guard';
 import { eventFilterProblem } from '../policy/event-filter';
 import { customHeaderProblems } from '../policy/custom-headers';
-import { DEFAULT_SIGNATURE_FORMAT, type SignOptions, generateSecret, signatureHeaderNames } from '../signing/signing';
+import {
+  DEFAULT_SIGNATURE_FORMAT,
+  SIGNERS,
+  type SignOptions,
+  type SignatureFormat,
+  generateSecret,
+  signatureHeaderNames,
+} from '../signing/signing';
 import { WebhookStore } from '../stores/webhooks.store';
 import { PAYLOAD_FILTER_ROOTS } from '../webhooks/payload-filter';
 import { headerContext, isLive, secretContext } from '../webhooks/secrets';
@@ -110,6 +118,7 @@ export class WebhooksService implements OnApplicationBootstrap {
     const id = randomUUID();
     const columns = await this.columns(dto, null, id);
     const secret = dto.secret ?? generateSecret();
+    this.checkSecret(columns.signatureFormat ?? DEFAULT_SIGNATURE_FORMAT, secret);
     await this.webhooks.insert({ ...columns, id, secrets: [this.sealed(id, secret, null)], createdBy: by });
     return { ...this.toDto(await this.find(id)), secret };
   }
@@ -162,6 +171,7 @@ export class WebhooksService implements OnApplicationBootstrap {
   async rotateSecret(id: string, dto: RotateSecretDto): Promise<SecretRotatedDto> {
     const grace = dto.grace_seconds ?? this.config.outbound.rotationGraceSeconds;
     const secret = dto.secret ?? generateSecret();
+    this.checkSecret((await this.find(id)).signatureFormat, secret);
     const expiresAt = new Date(this.clock.nowMs() + grace * 1000).toISOString();
     const found = await this.webhooks.updateSecrets(id, (secrets, rowId) => {
       // The previous secrets sign until the grace period ends (or sooner, if they were already expiring).
@@ -255,6 +265,15 @@ export class WebhooksService implements OnApplicationBootstrap {
     return Object.fromEntries(
       Object.entries(s.headers).map(([name, value]) => [name, this.box.open(value, headerContext(s.id, name))]),
     );
+  }
+
+  /** Refuses (400, on `secret`) a secret the webhook's signature format cannot sign with. */
+  private checkSecret(format: SignatureFormat, secret: string): void {
+    const problem = SIGNERS[format].secretProblem?.(secret);
+    if (problem)
+      throw new HookhubError(ErrorCode.ValidationFailed, 'The secret cannot sign in this format', [
+        { field: 'secret', errors: [problem] },
+      ]);
   }
 
   private sealed(id: string, secret: string, expiresAt: string | null): SealedSecret {

@@ -30,6 +30,8 @@ export interface SignedMessage {
 export interface Signer {
   /** The names of the headers `sign` returns with these options, spelled as sent. */
   headerNames(options: SignOptions): string[];
+  /** Why `secret` cannot sign in this format, or null (any secret can, when absent). */
+  secretProblem?(secret: string): string | null;
   /** The headers that sign one delivery. The signature covers exactly `message.body`, the bytes sent. */
   sign(message: SignedMessage): Record<string, string>;
 }

@@ -1,4 +1,4 @@
-import { standardWebhooksSignature } from '@hookhub/core';
+import { standardWebhooksSecretProblem, standardWebhooksSignature } from '@hookhub/core';
 import type { Signer } from './signer';
 
 /**
@@ -7,6 +7,7 @@ import type { Signer } from './signer';
  */
 export const standardWebhooksSigner: Signer = {
   headerNames: () => ['webhook-id', 'webhook-timestamp', 'webhook-signature'],
+  secretProblem: standardWebhooksSecretProblem,
   sign(message) {
     const timestamp = String(message.timestamp);
     const signatures = message.secrets.map(
