@@ -1,0 +1,3 @@
+module hookhub.example/examples
+
+go 1.19
