@@ -1,7 +1,8 @@
-import { Controller, Get, Header } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Header, HttpCode, Post } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ErrorBody } from '@hookhub/core';
 import { Auth, Role } from '@hookhub/auth';
-import { ConfigFileService } from '@hookhub/inbound';
+import { ApplyConfigDto, ApplySummaryDto, ConfigFileService } from '@hookhub/inbound';
 
 @ApiTags('config')
 @Controller('api/config')
@@ -27,5 +28,22 @@ export class ConfigController {
   })
   export(): Promise<string> {
     return this.files.export();
+  }
+
+  /**
+   * Applies a file in the HOOKHUB_CONFIG format, as the hub does at boot: checked whole first (every problem
+   * with its line, nothing written when there is one), then programs by name, sources by slug and each listed
+   * source's rules by name. `${NAME}` references read `env`. `dry_run` answers what would change.
+   */
+  @Post('apply')
+  @HttpCode(200)
+  @Auth(Role.Admin)
+  @ApiOperation({ summary: 'Apply programs, sources and rules from YAML (admin)' })
+  @ApiOkResponse({ type: ApplySummaryDto })
+  @ApiBadRequestResponse({ type: ErrorBody, description: 'The file cannot be applied: every problem, with its line' })
+  async apply(@Body() dto: ApplyConfigDto): Promise<ApplySummaryDto> {
+    const dryRun = dto.dry_run ?? false;
+    const summary = await this.files.applyText(dto.yaml, dto.env ?? {}, dryRun);
+    return { dry_run: dryRun, ...summary };
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type Type } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { type Document, LineCounter, parseDocument, stringify } from 'yaml';
-import { Clock, HookhubError, createValidationPipe } from '@hookhub/core';
+import { Clock, ErrorCode, HookhubError, createValidationPipe } from '@hookhub/core';
 import { CreateProgramDto, ProgramsService, toProgramDto } from '@hookhub/tasks';
 import { CreateRuleDto } from '../dto/rules.dto';
 import { CreateSourceDto, toSourceDto } from '../dto/sources.dto';
@@ -134,7 +134,37 @@ export class ConfigFileService {
     return summary;
   }
 
-  async apply(file: string, text: string, env: Record<string, string | undefined>): Promise<ApplySummary> {
+  /**
+   * A file sent through the API (`POST /api/config/apply`): `${NAME}` reads `env` (what the caller sent),
+   * never the hub's own environment. With `dryRun`, the file is checked whole and what applying it would
+   * change is answered, with nothing written. A file that cannot be applied is a 400 listing every problem.
+   */
+  async applyText(text: string, env: Record<string, string>, dryRun: boolean): Promise<ApplySummary> {
+    const notText = Object.keys(env).filter((name) => typeof env[name] !== 'string');
+    if (notText.length)
+      throw new HookhubError(
+        ErrorCode.ValidationFailed,
+        'Every env value is a string',
+        notText.map((name) => ({ field: `env.${name}`, errors: ['must be a string'] })),
+      );
+    try {
+      return await this.apply('config', text, env, { dryRun });
+    } catch (err) {
+      if (!(err instanceof ConfigFileError)) throw err;
+      throw new HookhubError(
+        ErrorCode.ValidationFailed,
+        `The configuration cannot be applied (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})`,
+        err.problems.map((problem) => ({ field: 'yaml', errors: [problem] })),
+      );
+    }
+  }
+
+  async apply(
+    file: string,
+    text: string,
+    env: Record<string, string | undefined>,
+    options: { dryRun?: boolean } = {},
+  ): Promise<ApplySummary> {
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
     const at = new Located(file, doc, lines);
@@ -147,7 +177,29 @@ export class ConfigFileService {
     const root: unknown = doc.toJS() ?? {};
     const { programs, sources } = await this.check(at, root, env);
     if (at.problems.length) throw new ConfigFileError(file, at.problems);
-    return this.write(at, file, programs, sources);
+    return options.dryRun ? this.plan(programs, sources) : this.write(at, file, programs, sources);
+  }
+
+  /** What {@link write} would do with a checked file, found by the same names, with nothing written. */
+  private async plan(programs: DeclaredProgram[], sources: DeclaredSource[]): Promise<ApplySummary> {
+    const summary: ApplySummary = {
+      programs: { created: [], updated: [] },
+      sources: { created: [], updated: [] },
+      rules: { created: 0, updated: 0, deleted: 0 },
+    };
+    for (const { dto } of programs)
+      ((await this.programs.findByName(dto.name)) ? summary.programs.updated : summary.programs.created).push(dto.name);
+    for (const { dto, rules } of sources) {
+      const existing = await this.sources.findBySlug(dto.slug);
+      (existing ? summary.sources.updated : summary.sources.created).push(dto.slug);
+      const current = existing ? (await this.rules.list(existing.id)).items : [];
+      for (const { dto: rule } of rules) {
+        if (current.some((r) => r.name === rule.name)) summary.rules.updated++;
+        else summary.rules.created++;
+      }
+      summary.rules.deleted += current.filter((r) => !rules.some((x) => x.dto.name === r.name)).length;
+    }
+    return summary;
   }
 
   /** The hub's programs, sources and rules as a file for {@link apply}; secrets and env values as `${...}` references. */
