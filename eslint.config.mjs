@@ -21,7 +21,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['scripts/*.mjs', 'apps/console/vite.config.mts'] },
+        projectService: { allowDefaultProject: ['scripts/*.mjs', 'bin/*.mjs', 'apps/console/vite.config.mts'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -47,5 +47,5 @@ export default tseslint.config(
       ],
     },
   },
-  { files: ['scripts/*.mjs'], languageOptions: { globals: { process: 'readonly' } } },
+  { files: ['scripts/*.mjs', 'bin/*.mjs'], languageOptions: { globals: { process: 'readonly' } } },
 );

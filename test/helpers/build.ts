@@ -8,10 +8,12 @@ const ROOT = process.cwd();
 export interface BuiltApps {
   api: string;
   worker: string;
+  /** The `hookhub` command line's main (run it with `node`). */
+  cli: string;
 }
 
 /**
- * Builds both apps from the current sources (about 10 s) into a cache directory of `name`'s own (never the
+ * Builds the apps and the command line from the current sources (about 10 s) into a cache directory of `name`'s own (never the
  * project's dist/, and never a directory another suite builds into at the same time). Returns their mains.
  */
 export function buildApps(name: string): BuiltApps {
@@ -35,7 +37,11 @@ export function buildApps(name: string): BuiltApps {
       stdio: 'pipe',
     },
   );
-  return { api: join(dir, 'out/apps/api/src/main.js'), worker: join(dir, 'out/apps/worker/src/main.js') };
+  return {
+    api: join(dir, 'out/apps/api/src/main.js'),
+    worker: join(dir, 'out/apps/worker/src/main.js'),
+    cli: join(dir, 'out/apps/cli/src/main.js'),
+  };
 }
 
 /** A built app running as a child process, with its stdout and stderr kept. */

@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ConfigError, closeOnSignals, loadConfig } from '@hookhub/core';
+import { ConfigError, closeOnSignals, loadConfig, loadDotenv } from '@hookhub/core';
 import { ConfigFileError } from '@hookhub/inbound';
-import { loadDotenv } from './dotenv';
+
 import { createApp } from './bootstrap';
 
 async function main(): Promise<void> {

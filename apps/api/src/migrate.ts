@@ -1,8 +1,7 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from '@hookhub/core';
+import { ConfigError, loadConfig, loadDotenv } from '@hookhub/core';
 import { MIGRATIONS } from '@hookhub/migrations';
 import { StoreRuntime } from '@hookhub/store';
-import { loadDotenv } from './dotenv';
 
 /**
  * `npm run migration:run`: applies pending migrations with the same data source factory as the apps. It needs

@@ -21,3 +21,4 @@ export * from './net/ip-list';
 export * from './lifecycle/shutdown';
 export * from './throttle/redis-connection';
 export * from './counters/shared-counter';
+export * from './config/dotenv';

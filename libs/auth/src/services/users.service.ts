@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { Clock, HookhubError, type Page, isUuid } from '@hookhub/core';
+import { Clock, ErrorCode, HookhubError, type Page, isUuid } from '@hookhub/core';
 import { Db, isUniqueViolation } from '@hookhub/store';
 import type { User } from '../entities/user.entity';
 import {
@@ -94,6 +94,23 @@ export class UsersService {
   async setPassword(id: string, dto: SetPasswordDto): Promise<void> {
     const user = await this.find(id);
     await this.users.setPassword(user.id, await this.hasher.hash(dto.password), this.clock.now());
+  }
+
+  /**
+   * Offline recovery (`hookhub admin reset-password`, run next to the store by someone who can reach it): a
+   * new password for `username`, enabled again when `enable` is set; the user's existing tokens stop working.
+   */
+  async resetPassword(username: string, password: string, enable: boolean): Promise<User> {
+    if (password.length < 8 || password.length > 256)
+      throw new HookhubError(ErrorCode.ValidationFailed, 'The password must be 8 to 256 characters', [
+        { field: 'password', errors: ['password must be 8 to 256 characters'] },
+      ]);
+    const user = await this.users.findByUsername(username);
+    if (!user) throw HookhubError.notFound('User', username);
+    // Enabled first: saving the loaded row writes all of it, the old password hash included.
+    if (enable && user.disabled) await this.users.save({ ...user, disabled: false });
+    await this.users.setPassword(user.id, await this.hasher.hash(password), this.clock.now());
+    return (await this.users.findById(user.id))!;
   }
 
   /** A user changes their own password, proving the current one. */
