@@ -802,6 +802,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/config/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Apply programs, sources and rules from YAML (admin) */
+        post: operations["ConfigController_apply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -864,7 +881,7 @@ export interface paths {
         put?: never;
         /**
          * Send a trigger to a source
-         * @description No JWT: the request is verified by the source's scheme over the raw body bytes. Every request gets a receipt, and a 2xx is sent only once the receipt and its task runs are stored. A source may also accept PUT, PATCH, GET or DELETE (its `methods`).
+         * @description No JWT: the request is verified by the source's scheme over the raw body bytes. Every request gets a receipt, and a 2xx is sent only once the receipt and its task runs are stored. A source may also accept PUT, PATCH, GET or DELETE (its `methods`). A source may also be reached at its `aliases` (exact paths such as `/backup` or `/api/webhooks/task-sync`, for senders that cannot change their URL), and may shape its answers (`answer`: status codes, a body template, `{"error": "..."}` refusals); the answers below are the defaults.
          */
         post: operations["receiveHook"];
         delete?: never;
@@ -1192,6 +1209,60 @@ export interface components {
              */
             next_cursor?: string | null;
         };
+        SourceAnswerDto: {
+            /**
+             * @description Body of that answer (default Hookhub's).
+             * @example {
+             *       "message": "Sync triggered successfully",
+             *       "task_id": "{{program.number}}"
+             *     }
+             */
+            body?: Record<string, never> | unknown[] | string;
+            /**
+             * @description Body of that answer (default `body`, else Hookhub's).
+             * @example {
+             *       "error": "Backup failed: {{task.status}}",
+             *       "output": "{{output}}"
+             *     }
+             */
+            failed_body?: Record<string, never> | unknown[] | string;
+            /**
+             * @description Body of that answer (default Hookhub's).
+             * @example Hook rules were not satisfied.
+             */
+            unmatched_body?: Record<string, never> | unknown[] | string;
+            /**
+             * @description How refusals are worded: `hookhub` (default: `code`, `message`, `requestId`...), or `simple`:
+             *     `{"error": "Invalid signature"}`, with the short messages of the hubs Hookhub replaces.
+             * @example simple
+             * @enum {string}
+             */
+            errors?: "hookhub" | "simple";
+            /**
+             * @description Status of a trigger that started runs (and for a sync source, whose runs succeeded). Default 202 (sync: 200).
+             * @example 200
+             */
+            status?: number;
+            /**
+             * @description Status when a sync source's run did not succeed (default 200).
+             * @example 500
+             */
+            failed_status?: number;
+            /**
+             * @description Status when the trigger was verified but no rule matched (default 202).
+             * @example 200
+             */
+            unmatched_status?: number;
+            /**
+             * @description `simple` errors: a message per error code, over the built-in ones.
+             * @example {
+             *       "not_found": "Task not found"
+             *     }
+             */
+            error_messages?: {
+                [key: string]: string;
+            };
+        };
         VerificationOptionsDto: {
             /**
              * @example sha256
@@ -1228,6 +1299,7 @@ export interface components {
             match_mode: "first" | "all";
             /** @enum {string} */
             dispatch: "rules" | "by_id";
+            answer?: components["schemas"]["SourceAnswerDto"] | null;
             id: string;
             slug: string;
             name: string;
@@ -1253,6 +1325,12 @@ export interface components {
             sync_timeout_seconds: number;
             id_field: string;
             by_id_programs: string[];
+            /**
+             * @example [
+             *       "/backup"
+             *     ]
+             */
+            aliases: string[];
             created_at: string;
             updated_at: string;
         };
@@ -1377,6 +1455,16 @@ export interface components {
             /** @description by_id: the programs this source may start. */
             by_id_programs?: string[];
             enabled?: boolean;
+            /**
+             * @description Extra exact paths that reach this source besides `/hooks/{slug}`, for senders that cannot change their
+             *     URL. Refused when Hookhub answers that path itself or another source has it.
+             * @example [
+             *       "/backup"
+             *     ]
+             */
+            aliases?: string[];
+            /** @description How this source answers (null: Hookhub's answers). */
+            answer?: components["schemas"]["SourceAnswerDto"] | null;
         };
         UpdateSourceDto: {
             /**
@@ -1486,6 +1574,16 @@ export interface components {
             /** @description by_id: the programs this source may start. */
             by_id_programs?: string[];
             enabled?: boolean;
+            /**
+             * @description Extra exact paths that reach this source besides `/hooks/{slug}`, for senders that cannot change their
+             *     URL. Refused when Hookhub answers that path itself or another source has it.
+             * @example [
+             *       "/backup"
+             *     ]
+             */
+            aliases?: string[];
+            /** @description How this source answers (null: Hookhub's answers). */
+            answer?: components["schemas"]["SourceAnswerDto"] | null;
         };
         HourBucketDto: {
             /** @example 2026-11-23T12:00:00.000Z */
@@ -3050,6 +3148,48 @@ export interface components {
             webhook: components["schemas"]["WebhookDto"];
             /** @description The new secret, shown only now. */
             secret: string;
+        };
+        ApplyConfigDto: {
+            /**
+             * @description A file in the HOOKHUB_CONFIG format (as `GET /api/config/export` writes it). Its text is never kept in
+             *     the audit log, only its size.
+             * @example programs:\n  - name: deploy\n    command: /srv/hookhub/programs/deploy.sh\nsources:\n  - slug: github\n    scheme: github\n    secrets: [\${GITHUB_SECRET}\]\n
+             */
+            yaml: string;
+            /**
+             * @description The values of the file's `${NAME}` references (the hub's own environment is never read for them). Never
+             *     stored or logged as such.
+             * @example {
+             *       "GITHUB_SECRET": "my-secret-key"
+             *     }
+             */
+            env?: {
+                [key: string]: string;
+            };
+            /** @description Check the whole file and answer what would change, writing nothing. */
+            dry_run?: boolean;
+        };
+        ApplyNamesDto: {
+            /**
+             * @example [
+             *       "deploy"
+             *     ]
+             */
+            created: string[];
+            /** @example [] */
+            updated: string[];
+        };
+        ApplyRuleCountsDto: {
+            created: number;
+            updated: number;
+            deleted: number;
+        };
+        ApplySummaryDto: {
+            /** @description True when nothing was written (`dry_run`). */
+            dry_run: boolean;
+            programs: components["schemas"]["ApplyNamesDto"];
+            sources: components["schemas"]["ApplyNamesDto"];
+            rules: components["schemas"]["ApplyRuleCountsDto"];
         };
     };
     responses: never;
@@ -10987,6 +11127,135 @@ export interface operations {
                 };
                 content: {
                     "application/yaml": string;
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "code": "unauthenticated",
+                     *       "message": "Authentication required: send Authorization: Bearer <token or API key>, or X-API-Key",
+                     *       "requestId": "0f0c3e5e-3c1f-4a51-9d5e-7f7b3c1a9e20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "code": "forbidden",
+                     *       "message": "This needs the admin role; you have viewer",
+                     *       "requestId": "0f0c3e5e-3c1f-4a51-9d5e-7f7b3c1a9e20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the rate limit; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "code": "rate_limited",
+                     *       "message": "Over the limit of 6000 API requests in 60 seconds; try again later",
+                     *       "details": {
+                     *         "retry_after_seconds": 60
+                     *       },
+                     *       "requestId": "0f0c3e5e-3c1f-4a51-9d5e-7f7b3c1a9e20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database does not answer; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "code": "store_unavailable",
+                     *       "message": "The store (database) is not answering; try again shortly",
+                     *       "requestId": "0f0c3e5e-3c1f-4a51-9d5e-7f7b3c1a9e20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ConfigController_apply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApplyConfigDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApplySummaryDto"];
+                };
+            };
+            /** @description The file cannot be applied: every problem, with its line */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "code": "validation_failed",
+                     *       "message": "Request validation failed",
+                     *       "details": [
+                     *         {
+                     *           "field": "name",
+                     *           "errors": [
+                     *             "name must be a string",
+                     *             "name should not be empty"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "requestId": "0f0c3e5e-3c1f-4a51-9d5e-7f7b3c1a9e20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Missing, invalid or expired credentials */

@@ -567,6 +567,13 @@ const SETTINGS: ReadonlyArray<Setting<keyof Schemas['UpdateSourceDto']>> = [
   { name: 'match_mode', label: 'Rules that run', kind: 'select', options: ['first', 'all'] },
   { name: 'response_mode', label: 'Answer', kind: 'select', options: ['async', 'sync'] },
   { name: 'sync_timeout_seconds', label: 'Sync answer waits at most (seconds)', kind: 'number' },
+  { name: 'aliases', label: 'Also reached at', kind: 'list', hint: 'exact paths for old senders, e.g. /backup' },
+  {
+    name: 'answer',
+    label: 'Answers (JSON)',
+    kind: 'json?',
+    hint: '{"status": 200, "body": {...}, "errors": "simple"}; empty: Hookhub\'s answers',
+  },
 ];
 
 function SourceSettings(props: { source: Source; canWrite: boolean; onSaved: () => void }) {
