@@ -350,6 +350,45 @@ sources:
     });
   });
 
+  describe('webhooks recover', () => {
+    it('queues the failed deliveries of a window again and, with --wait, follows them to delivered', async () => {
+      let up = false;
+      const receiver = await Receiver.start(() => (up ? { status: 200, body: 'ok' } : { status: 500, body: 'down' }));
+      try {
+        const admin = await t.login();
+        const since = new Date(Date.now() - 1000).toISOString();
+        const webhook = await create<{ id: string }>(t, admin, '/api/webhooks', {
+          url: receiver.url,
+          events: ['cli.recover'],
+          retry_enabled: false,
+        });
+        for (let n = 0; n < 3; n++) await hookhub(['events', 'publish', 'cli.recover', '--data', `{"n": ${n}}`]);
+        await eventually(
+          async () => {
+            const res = await t.request<{ total: number }>({
+              url: `/api/webhooks/${webhook.id}/deliveries?status=failed`,
+              token: admin,
+            });
+            return res.json.total === 3 ? true : undefined;
+          },
+          15_000,
+          'three failed deliveries',
+        );
+        up = true;
+        const ran = await hookhub(['webhooks', 'recover', webhook.id, '--from', since, '--wait']);
+        expect(ran.stdout).toBe('requeued and delivered 3\n');
+        expect(ran.code).toBe(0);
+        expect(ran.stderr).toMatch(/recovering \[#{24}\] 3\/3/);
+        expect(receiver.received.filter((r) => r.json.type === 'cli.recover')).toHaveLength(6);
+        const none = await hookhub(['webhooks', 'recover', webhook.id, '--from', since, '--json']);
+        expect(json<{ requeued: number }>(none)).toEqual({ requeued: 0 });
+        expect((await hookhub(['webhooks', 'recover', webhook.id])).code).toBe(2);
+      } finally {
+        await receiver.close();
+      }
+    });
+  });
+
   describe('import adnanh', () => {
     /** adnanh/webhook hooks as its docs show them, with this checkout's scripts. */
     const hooks = () => [

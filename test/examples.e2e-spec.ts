@@ -99,6 +99,11 @@ interface Attempt {
   success: boolean;
 }
 
+/** Waits until a receiver has printed `line` (its output is read as it comes, after its answers at times). */
+async function printed(receiver: { stdout(): string[] }, line: string): Promise<void> {
+  await eventually(async () => (receiver.stdout().includes(line) ? true : undefined), 5000, `the line "${line}"`);
+}
+
 /** The client examples in examples/, run as they are against a live hub: each one's signature must be accepted. */
 describe('client examples', () => {
   let t: TestApp;
@@ -282,7 +287,7 @@ describe('receiver examples', () => {
         codes: [204],
         stderr: '',
       });
-      expect(receiver.stdout()).toContain(`verified ${created.id} example.${key}.created`);
+      await printed(receiver, `verified ${created.id} example.${key}.created`);
 
       // During a rotation Hookhub signs with the new secret and the previous one: the receiver, still on the
       // previous one, must find its signature among them.
@@ -293,7 +298,7 @@ describe('receiver examples', () => {
         codes: [204],
         stderr: '',
       });
-      expect(receiver.stdout()).toContain(`verified ${rotated.id} example.${key}.rotated`);
+      await printed(receiver, `verified ${rotated.id} example.${key}.rotated`);
 
       // Requests the receiver must refuse, and one it must accept (so the refusals are for the reason given).
       const id = `msg_forged_${key}`;
@@ -336,6 +341,13 @@ describe('receiver examples', () => {
         garbage: 401,
         genuine: 204,
       });
+      // The receiver prints before it answers, but its output may reach this process after the answer.
+      await printed(receiver, `verified ${id} example.${key}.forged`);
+      await eventually(
+        async () => (receiver.stderr().trim().split('\n').length >= 7 ? true : undefined),
+        5000,
+        'seven refusals printed',
+      );
       const refusals = receiver.stderr().trim().split('\n');
       expect([refusals.length, refusals.every((line) => line.startsWith('refused: '))]).toEqual([7, true]);
       expect(receiver.stdout().filter((line) => line.startsWith('verified '))).toEqual([

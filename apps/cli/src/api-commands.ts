@@ -240,3 +240,42 @@ export async function tail(ctx: Context): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, interval));
   }
 }
+
+/**
+ * `webhooks recover ID --from T [--to T]`: queues again the webhook's failed deliveries of that window; with
+ * `--wait`, follows them with a progress bar until none is left queued or running (exit 1 if some still are
+ * after `--timeout` seconds, default 300).
+ */
+export async function recover(ctx: Context): Promise<number> {
+  const id = ctx.word(2, 'the webhook id');
+  const from = ctx.opts.value('from');
+  if (!from) throw new CliError('--from (a time, e.g. 2026-12-01T10:00:00Z) is required', EXIT.usage);
+  const client = ctx.client();
+  const path = `/api/webhooks/${encodeURIComponent(id)}`;
+  const { requeued } = await client.call<{ requeued: number }>('POST', `${path}/recover`, {
+    body: { from, ...(ctx.opts.value('to') ? { to: ctx.opts.value('to') } : {}) },
+  });
+  if (!ctx.opts.flag('wait') || requeued === 0) {
+    ctx.print({ requeued }, () => `requeued ${requeued} failed deliveries\n`);
+    return EXIT.ok;
+  }
+  const progress = new Progress(ctx.io, 'recovering', requeued);
+  const deadline = Date.now() + ctx.opts.int('timeout', 300) * 1000;
+  const pending = async () => {
+    let n = 0;
+    for (const status of ['queued', 'running'])
+      n += (await client.call<Page>('GET', `${path}/deliveries`, { query: { status, limit: '1' } })).total;
+    return n;
+  };
+  let left = await pending();
+  for (;;) {
+    progress.update(Math.max(0, requeued - left));
+    if (left === 0 || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    left = await pending();
+  }
+  ctx.print({ requeued, pending: left }, () =>
+    left ? `requeued ${requeued}; ${left} still pending after the timeout\n` : `requeued and delivered ${requeued}\n`,
+  );
+  return left ? EXIT.failed : EXIT.ok;
+}

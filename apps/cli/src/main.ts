@@ -1,7 +1,7 @@
 import { Options, parseArgs } from './args';
 import { CliError, EXIT } from './cli-error';
 import { Context } from './context';
-import { RESOURCES, get, list, login, logout, logs, publish, tail } from './api-commands';
+import { RESOURCES, get, list, login, logout, logs, publish, recover, tail } from './api-commands';
 import { type Io, processIo } from './output';
 import {
   adminResetPassword,
@@ -24,6 +24,7 @@ const FLAGS = new Set([
   'password-stdin',
   'enable',
   'strict',
+  'wait',
   'help',
   'h',
 ]);
@@ -36,6 +37,7 @@ export const USAGE = `hookhub: the Hookhub command line (see the README, "The co
   hookhub sources|programs|webhooks|tasks|receipts|events get ID
   hookhub events publish TYPE [--data JSON | --data-file FILE]
   hookhub tasks logs ID [-f]
+  hookhub webhooks recover ID --from TIME [--to TIME] [--wait] [--timeout S]
   hookhub tail [--interval MS] [--count N]
   hookhub sign --scheme SCHEME --secret S [--body B | --body-file F]  (headers a sender would send)
   hookhub send SLUG --scheme SCHEME --secret S [--body B | --body-file F] [--path /alias]
@@ -90,6 +92,7 @@ async function dispatch(ctx: Context, first: string, second: string | undefined)
     if (second === 'get') return done(get(ctx, first));
     if (first === 'events' && second === 'publish') return done(publish(ctx));
     if (first === 'tasks' && second === 'logs') return logs(ctx);
+    if (first === 'webhooks' && second === 'recover') return recover(ctx);
     throw new CliError(`unknown command: ${first} ${second ?? ''}`.trim() + ' (hookhub --help)', EXIT.usage);
   }
   switch (first) {

@@ -72,7 +72,13 @@ export class Progress {
   ) {}
 
   tick(note = ''): void {
-    this.done++;
+    this.update(this.done + 1, note);
+  }
+
+  /** Moves the bar to `done` (drawn only when it moved). */
+  update(done: number, note = ''): void {
+    if (done === this.done && done !== 0) return;
+    this.done = done;
     const ratio = this.total ? this.done / this.total : 1;
     const width = 24;
     const filled = Math.round(ratio * width);
