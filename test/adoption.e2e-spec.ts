@@ -248,6 +248,40 @@ print(response.status_code, response.text)
       expect(JSON.stringify(taken.json)).toContain('/backup (docker-backup)');
     });
 
+    it('a file applied through the API may move an alias between the sources it lists, but not give one twice', async () => {
+      const apply = (yaml: string, dry = false) =>
+        t.request<{ code: string; details: Array<{ errors: string[] }>; sources: { created: string[] } }>({
+          method: 'POST',
+          url: '/api/config/apply',
+          token: admin,
+          body: { yaml, env: { S: 'a-source-secret' }, dry_run: dry },
+        });
+      const two = (first: string[], second: string[]) =>
+        `sources:\n  - slug: mover-a\n    scheme: github\n    secrets: ["\${S}"]\n    aliases: ${JSON.stringify(first)}\n` +
+        `  - slug: mover-b\n    scheme: github\n    secrets: ["\${S}"]\n    aliases: ${JSON.stringify(second)}\n`;
+      const twice = await apply(two(['/legacy/moved'], ['/legacy/moved']), true);
+      expect(twice.statusCode).toBe(400);
+      expect(twice.json.details[0].errors[0]).toBe(
+        'config:9: sources[1].aliases[0]: /legacy/moved is also an alias of mover-a here',
+      );
+      // Held by a source the file does not list: found by the dry run, before anything is written.
+      const held = await apply(two([], ['/backup']), true);
+      expect(held.statusCode).toBe(400);
+      expect(held.json.details[0].errors[0]).toContain('/backup is already an alias of source docker-backup');
+
+      expect((await apply(two(['/legacy/moved'], []))).statusCode).toBe(200);
+      // B listed after A, taking A's alias in the same file: A gives it up first.
+      expect((await apply(two([], ['/legacy/moved']))).statusCode).toBe(200);
+      const sources = await t.request<{ items: Array<{ slug: string; aliases: string[] }> }>({
+        url: '/api/sources?q=mover',
+        token: admin,
+      });
+      expect(Object.fromEntries(sources.json.items.map((s) => [s.slug, s.aliases]))).toEqual({
+        'mover-a': [],
+        'mover-b': ['/legacy/moved'],
+      });
+    });
+
     it('refuses a template that reads something answers do not have, naming the field', async () => {
       const res = await t.request<{ details: Array<{ field: string; errors: string[] }> }>({
         method: 'POST',

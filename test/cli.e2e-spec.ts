@@ -171,6 +171,11 @@ sources:
       expect(text).toContain('slug: cli-github');
       expect(text).toContain('${HOOKHUB_SOURCE_CLI_GITHUB_SECRET_1}');
       expect(text).not.toContain(SECRET);
+      // And it applies again as it is, with only its references set: nothing else is read from the shell.
+      const again = await hookhub(['config', 'apply', out, '--dry-run', '--json'], {
+        env: { HOOKHUB_SOURCE_CLI_GITHUB_SECRET_1: SECRET, HOOKHUB_PROGRAM_CLI_DEPLOY_X: 'unused' },
+      });
+      expect(json<{ sources: { updated: string[] } }>(again).sources.updated).toEqual(['cli-github']);
     });
 
     it('send signs and posts a trigger (exit 0 on 2xx, 3 on 401), and tasks logs -f follows its output to the end', async () => {
@@ -502,6 +507,17 @@ sources:
 
         hub = await bootApp({}, { db });
         expect(await hub.login(operator.username, 'recovered-password-1')).toEqual(expect.any(String));
+        const audit = await hub.request<{ items: Array<{ action: string; actor_name: string; target_id: string }> }>({
+          url: '/api/audit?action=user.password_reset_offline',
+          token: await hub.login(),
+        });
+        expect(audit.json.items).toEqual([
+          expect.objectContaining({
+            action: 'user.password_reset_offline',
+            actor_name: 'system',
+            target_id: operator.id,
+          }),
+        ]);
         // The token from before the reset no longer works.
         const old = await hub.request({ url: '/api/auth/me', token: operator.token });
         expect(old.statusCode).toBe(401);

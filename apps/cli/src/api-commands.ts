@@ -43,10 +43,11 @@ export async function login(ctx: Context): Promise<void> {
   }
   const username = ctx.opts.value('username', 'u') ?? ctx.io.env.HOOKHUB_USERNAME;
   if (!username) throw new CliError('login needs --username (or --api-key)', EXIT.usage);
-  let password = ctx.opts.value('password') ?? ctx.io.env.HOOKHUB_PASSWORD;
+  // Never an option: a password on the command line is in `ps` and the shell's history.
+  let password = ctx.io.env.HOOKHUB_PASSWORD;
   if (password === undefined && ctx.opts.flag('password-stdin'))
     password = (await ctx.io.stdin()).replace(/\r?\n$/, '');
-  if (!password) throw new CliError('login needs --password-stdin (or --password, or HOOKHUB_PASSWORD)', EXIT.usage);
+  if (!password) throw new CliError('login needs --password-stdin (or HOOKHUB_PASSWORD)', EXIT.usage);
   const token = await new HubClient(url, {}).call<{ access_token: string; expires_in: number }>(
     'POST',
     '/api/auth/login',
@@ -145,7 +146,10 @@ export async function logs(ctx: Context): Promise<number> {
   const id = ctx.word(2, 'the task id');
   const client = ctx.client();
   if (!ctx.opts.flag('follow', 'f')) {
-    const run = await client.call<{ stdout: string; stderr: string; status: string }>('GET', `/api/tasks/${id}`);
+    const run = await client.call<{ stdout: string; stderr: string; status: string }>(
+      'GET',
+      `/api/tasks/${encodeURIComponent(id)}`,
+    );
     if (ctx.json) ctx.print(run, () => '');
     else {
       ctx.io.out(run.stdout);
@@ -274,8 +278,20 @@ export async function recover(ctx: Context): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 500));
     left = await pending();
   }
-  ctx.print({ requeued, pending: left }, () =>
-    left ? `requeued ${requeued}; ${left} still pending after the timeout\n` : `requeued and delivered ${requeued}\n`,
+  // The window's deliveries that failed again (the requeued ones were all failed before).
+  const failed = left
+    ? 0
+    : (
+        await client.call<Page>('GET', `${path}/deliveries`, {
+          query: { status: 'failed', from, to: ctx.opts.value('to'), limit: '1' },
+        })
+      ).total;
+  ctx.print({ requeued, pending: left, failed }, () =>
+    left
+      ? `requeued ${requeued}; ${left} still pending after the timeout\n`
+      : failed
+        ? `requeued ${requeued}; ${failed} failed again\n`
+        : `requeued and delivered ${requeued}\n`,
   );
-  return left ? EXIT.failed : EXIT.ok;
+  return left || failed ? EXIT.failed : EXIT.ok;
 }

@@ -1,6 +1,6 @@
 /**
- * Exit codes scripts can test. Anything the hub refused maps to one by its status; `1` is a check that failed
- * (a signature that does not verify, a trigger answered non-2xx by `send`).
+ * Exit codes scripts can test. Anything the hub refused maps to one by its status (a trigger `send` posts
+ * too: 401 is 3); `1` is a check that failed (a signature that does not verify, a run that did not succeed).
  */
 export const EXIT = {
   ok: 0,

@@ -49,10 +49,17 @@ export class HubClient {
     const target = query.length ? `${path}?${new URLSearchParams(query).toString()}` : path;
     const res = await this.fetch(target, {
       method,
+      redirect: 'manual',
       headers: this.headers(options.body === undefined ? {} : { 'content-type': 'application/json' }),
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
     });
     const text = await res.text();
+    // A redirect is not followed: it would carry the credential to wherever it points.
+    if (res.status >= 300 && res.status < 400)
+      throw new CliError(
+        `${method} ${path}: the hub answered ${res.status} to ${res.headers.get('location') ?? '?'}; give that address with --url`,
+        EXIT.refused,
+      );
     if (!res.ok) throw refusal(res.status, text, `${method} ${path}`);
     if (!text) return undefined as T;
     return (res.headers.get('content-type') ?? '').includes('json') ? (JSON.parse(text) as T) : (text as T);

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -32,9 +32,12 @@ export function loadCredentials(env: NodeJS.ProcessEnv = process.env): Credentia
 export function saveCredentials(credentials: Credentials, env: NodeJS.ProcessEnv = process.env): string {
   const file = credentialsFile(env);
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
-  // An existing file keeps its mode through writeFileSync: set it again.
-  chmodSync(file, 0o600);
+  // A new file, 0600 from its first byte, renamed over the old one: the token is never readable by others,
+  // whatever mode an older file had.
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(temp, 0o600);
+  renameSync(temp, file);
   return file;
 }
 

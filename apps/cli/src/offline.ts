@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, type LoggerService, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AuthModule, UsersService } from '@hookhub/auth';
 import { type AppConfig, ConfigError, CoreModule, HookhubError, loadConfig, loadDotenv } from '@hookhub/core';
@@ -11,7 +11,17 @@ import { CliError, EXIT } from './cli-error';
  * the rest, from the environment or `.env`), so they run where the hub runs. With the embedded store, stop the
  * hub first: one process at a time owns its data directory.
  */
+/** Warnings and errors of the store's code go to stderr; its progress lines are dropped (stdout is the answer). */
+const quietLogger: LoggerService = {
+  log: () => undefined,
+  debug: () => undefined,
+  verbose: () => undefined,
+  warn: (message: unknown) => void process.stderr.write(`warning: ${String(message)}\n`),
+  error: (message: unknown) => void process.stderr.write(`error: ${String(message)}\n`),
+};
+
 function hubConfig(env: NodeJS.ProcessEnv): AppConfig {
+  Logger.overrideLogger(quietLogger);
   loadDotenv();
   try {
     return loadConfig(env);
@@ -52,7 +62,7 @@ export async function resetPassword(
 ): Promise<{ username: string; role: string; disabled: boolean }> {
   const config = hubConfig(env);
   const app = await NestFactory.createApplicationContext(RecoveryModule.forRoot(config), {
-    logger: ['error'],
+    logger: quietLogger,
     abortOnError: false,
   });
   try {

@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { AdnanhImport } from './importer';
 import { CliError, EXIT, exitCodeForStatus } from './cli-error';
 import type { Context } from './context';
@@ -47,7 +47,9 @@ export async function sign(ctx: Context): Promise<void> {
 export async function send(ctx: Context): Promise<number> {
   const slug = ctx.opts.value('path') === undefined ? ctx.word(1, 'the source slug') : undefined;
   const path = ctx.opts.value('path') ?? `/hooks/${encodeURIComponent(slug!)}`;
-  const body = await ctx.body();
+  const method = (ctx.opts.value('method') ?? 'POST').toUpperCase();
+  // GET and HEAD carry no body (fetch refuses one): the signature covers the empty body.
+  const body = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await ctx.body();
   const headers = {
     'content-type': ctx.opts.value('content-type') ?? 'application/json',
     ...signHeaders(signInput(ctx, body)),
@@ -55,7 +57,12 @@ export async function send(ctx: Context): Promise<number> {
   const url = `${ctx.hubUrl()}${path}`;
   let res: Response;
   try {
-    res = await fetch(url, { method: ctx.opts.value('method') ?? 'POST', headers, body });
+    res = await fetch(url, {
+      method,
+      headers,
+      body: method === 'GET' || method === 'HEAD' ? undefined : body,
+      redirect: 'manual',
+    });
   } catch (err) {
     throw new CliError(`cannot reach ${url}: ${(err as Error).message}`, EXIT.unavailable);
   }
@@ -92,10 +99,9 @@ export async function verify(ctx: Context): Promise<number> {
   const file = ctx.opts.value('headers-file');
   if (file) Object.assign(headers, parseHeaderText(readFileSync(file, 'utf8')));
   Object.assign(headers, parseHeaderText(ctx.opts.all('H').join('\n')));
-  const tolerance = ctx.opts.value('tolerance');
   const result = verifyDelivery(headers, await ctx.body(), secret, {
     header: ctx.opts.value('header'),
-    toleranceSeconds: tolerance === undefined ? undefined : Number(tolerance),
+    toleranceSeconds: ctx.opts.int('tolerance', 300),
   });
   ctx.print(result, () => `${result.valid ? 'valid' : 'invalid'} (${result.format}): ${result.reason}\n`);
   return result.valid ? EXIT.ok : EXIT.failed;
@@ -128,9 +134,34 @@ function summaryText(s: ApplySummary): string {
   );
 }
 
-/** The `${NAME}` references of a config text, with their values from `env`; missing ones are an error. */
+/**
+ * The `${NAME}` references of a config file, where the hub reads them (source `secrets`, program `env`
+ * values), with their values from `env`: only those are sent, never other variables the text mentions.
+ */
 function referencedEnv(text: string, env: NodeJS.ProcessEnv): Record<string, string> {
-  const names = [...new Set([...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]))];
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new CliError(`the file is not YAML: ${(err as Error).message.split('\n')[0]}`, EXIT.refused);
+  }
+  const root = (doc ?? {}) as { sources?: unknown; programs?: unknown };
+  const values: unknown[] = [];
+  for (const source of Array.isArray(root.sources) ? root.sources : [])
+    values.push(
+      ...(Array.isArray((source as { secrets?: unknown })?.secrets) ? (source as { secrets: unknown[] }).secrets : []),
+    );
+  for (const program of Array.isArray(root.programs) ? root.programs : []) {
+    const vars = (program as { env?: unknown })?.env;
+    if (vars && typeof vars === 'object') values.push(...Object.values(vars));
+  }
+  const names = [
+    ...new Set(
+      values.flatMap((v) =>
+        typeof v === 'string' ? [...v.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]) : [],
+      ),
+    ),
+  ];
   const missing = names.filter((n) => env[n] === undefined);
   if (missing.length) throw new CliError(`set these environment variables first: ${missing.join(', ')}`, EXIT.usage);
   return Object.fromEntries(names.map((n) => [n, env[n]!]));

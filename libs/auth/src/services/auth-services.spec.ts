@@ -204,7 +204,13 @@ describe('UsersService with a fake UserStore', () => {
     const db = {
       transaction: <T>(work: (manager: EntityManager) => Promise<T>): Promise<T> => work(MANAGER),
     } as unknown as Db;
-    const service = new UsersService(store as unknown as UserStore, db, {} as PasswordHasher, new FakeClock(T0));
+    const service = new UsersService(
+      store as unknown as UserStore,
+      db,
+      {} as PasswordHasher,
+      new FakeClock(T0),
+      {} as AuditService,
+    );
     return { calls, service };
   }
 

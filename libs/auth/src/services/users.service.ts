@@ -14,6 +14,7 @@ import {
 import type { ChangeOwnPasswordDto } from '../dto/auth.dto';
 import { Role, type Principal } from '../roles';
 import { UserStore } from '../stores/user.store';
+import { AuditService } from './audit.service';
 import { PasswordHasher } from './password-hasher';
 
 /** Users and their passwords. Keeps at least one enabled admin at all times. */
@@ -24,6 +25,7 @@ export class UsersService {
     private readonly db: Db,
     private readonly hasher: PasswordHasher,
     private readonly clock: Clock,
+    private readonly audit: AuditService,
   ) {}
 
   async list(query: ListUsersQueryDto): Promise<Page<UserDto>> {
@@ -107,10 +109,30 @@ export class UsersService {
       ]);
     const user = await this.users.findByUsername(username);
     if (!user) throw HookhubError.notFound('User', username);
-    // Enabled first: saving the loaded row writes all of it, the old password hash included.
-    if (enable && user.disabled) await this.users.save({ ...user, disabled: false });
-    await this.users.setPassword(user.id, await this.hasher.hash(password), this.clock.now());
-    return (await this.users.findById(user.id))!;
+    const passwordHash = await this.hasher.hash(password);
+    // One write (the password, the time that ends older tokens, and the enabling) and its audit entry, together.
+    return this.db.transaction(async (manager) => {
+      const saved = await this.users.save(
+        {
+          ...user,
+          passwordHash,
+          passwordChangedAt: this.clock.now(),
+          disabled: enable ? false : user.disabled,
+        },
+        manager,
+      );
+      await this.audit.record(
+        {
+          actor: 'system',
+          action: 'user.password_reset_offline',
+          targetType: 'user',
+          targetId: user.id,
+          details: { username: user.username, enabled: enable && user.disabled },
+        },
+        manager,
+      );
+      return saved;
+    });
   }
 
   /** A user changes their own password, proving the current one. */

@@ -174,7 +174,13 @@ export class ConfigFileService {
         doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? 1}: ${e.message.split('\n')[0]}`),
       );
     }
-    const root: unknown = doc.toJS() ?? {};
+    let root: unknown;
+    try {
+      root = doc.toJS() ?? {};
+    } catch (err) {
+      // The yaml library refuses documents that expand aliases too often (a "billion laughs").
+      throw new ConfigFileError(file, [`${file}:1: ${(err as Error).message}`]);
+    }
     const { programs, sources } = await this.check(at, root, env);
     if (at.problems.length) throw new ConfigFileError(file, at.problems);
     return options.dryRun ? this.plan(programs, sources) : this.write(at, file, programs, sources);
@@ -392,7 +398,32 @@ export class ConfigFileService {
       }
       sources.push({ path, dto, byId, rules });
     }
+    await this.checkAliases(at, sources);
     return { programs, sources };
+  }
+
+  /**
+   * An alias belongs to one source: the file may not give one to two sources, nor one that a source it does
+   * not list already has (a source it lists may give its alias up to another in the same file).
+   */
+  private async checkAliases(at: Located, sources: DeclaredSource[]): Promise<void> {
+    const listed = new Set(sources.map((s) => s.dto.slug));
+    const owner = new Map<string, string>();
+    for (const { path, dto } of sources) {
+      for (const [i, alias] of (dto.aliases ?? []).entries()) {
+        const first = owner.get(alias);
+        if (first && first !== dto.slug) at.add([...path, 'aliases', i], `${alias} is also an alias of ${first} here`);
+        owner.set(alias, dto.slug);
+      }
+    }
+    if (!owner.size) return;
+    for (const holder of await this.sourceRows.holdingAliases([...owner.keys()], null)) {
+      if (listed.has(holder.slug)) continue;
+      for (const { path, dto } of sources)
+        for (const [i, alias] of (dto.aliases ?? []).entries())
+          if (holder.aliases.includes(alias) && holder.slug !== dto.slug)
+            at.add([...path, 'aliases', i], `${alias} is already an alias of source ${holder.slug}`);
+    }
   }
 
   private async validDto<T extends object>(at: Located, path: Path, type: Type<T>, input: Item): Promise<T | null> {
@@ -421,10 +452,20 @@ export class ConfigFileService {
       try {
         return await work();
       } catch (err) {
+        // The database failing is not a problem of the file: it keeps its own answer (503).
+        if (!(err instanceof HookhubError)) throw err;
         at.addError(path, err);
         throw new ConfigFileError(file, at.problems);
       }
     };
+    // Aliases that move from one listed source to another are released first, so the taker can have them.
+    const given = new Map(sources.flatMap(({ dto }) => (dto.aliases ?? []).map((a) => [a, dto.slug] as const)));
+    for (const { path, dto } of sources) {
+      const existing = await this.sources.findBySlug(dto.slug);
+      const kept = existing?.aliases.filter((a) => !given.has(a) || given.get(a) === dto.slug);
+      if (existing && kept && kept.length !== existing.aliases.length)
+        await step(path, () => this.sources.update(existing.id, { aliases: kept }));
+    }
     // Program ids by lower-case name: the ones written here, then any other the file refers to.
     const ids = new Map<string, string>();
     const idOf = async (name: string) => ids.get(name.toLowerCase()) ?? (await this.programs.findByName(name))!.id;

@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { HubRoutes, pathOf } from '../routing/hub-routes';
 import { SourceStore } from '../stores/source.store';
 import { SourcesService } from './sources.service';
@@ -7,27 +7,44 @@ import { SourcesService } from './sources.service';
  * Every source's aliases in memory, so the HTTP layer can send a request to an alias on to `/hooks/{slug}`
  * before routing (a synchronous step): loaded at boot and again whenever any process changes a source.
  */
+/** Aliases are also reloaded this often, so a change notice lost (or a reload that failed) is made good. */
+const REFRESH_MS = 10_000;
+
 @Injectable()
-export class PathAliases implements OnModuleInit {
+export class PathAliases implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('PathAliases');
   private bySlug = new Map<string, string>();
-  private loading: Promise<void> | null = null;
+  private loading: Promise<void> = Promise.resolve();
+  /** A reload is waiting to start: later requests join it rather than queue another. */
+  private pending: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: SourceStore,
     private readonly routes: HubRoutes,
     sources: SourcesService,
   ) {
-    sources.onChange(() => void this.reload());
+    sources.onChange(() => this.reload());
   }
 
   async onModuleInit(): Promise<void> {
     await this.reload();
+    this.timer = setInterval(() => void this.reload(), REFRESH_MS);
+    this.timer.unref();
   }
 
-  /** Loads the aliases again; a failure keeps the ones known (and is retried on the next change). */
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /**
+   * Loads the aliases again, after any load under way (so an older answer never replaces a newer one); a
+   * failure keeps the ones known until the next reload.
+   */
   reload(): Promise<void> {
-    const load = async () => {
+    if (this.pending) return this.pending;
+    const next = this.loading.then(async () => {
+      this.pending = null;
       try {
         const map = new Map<string, string>();
         for (const { slug, aliases } of await this.store.aliases()) for (const a of aliases) map.set(a, slug);
@@ -35,10 +52,10 @@ export class PathAliases implements OnModuleInit {
       } catch (err) {
         this.logger.warn(`could not load the sources' aliases: ${(err as Error).message}`);
       }
-    };
-    // Loads in turn, so an older answer never replaces a newer one.
-    this.loading = (this.loading ?? Promise.resolve()).then(load);
-    return this.loading;
+    });
+    this.pending = next;
+    this.loading = next;
+    return next;
   }
 
   /** The source slug `path` is an alias of, or undefined. */

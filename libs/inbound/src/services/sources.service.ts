@@ -25,7 +25,7 @@ export function secretContext(sourceId: string): string {
 /** Sources: CRUD with validation; secrets are sealed with the master key and never returned. */
 @Injectable()
 export class SourcesService implements OnModuleDestroy {
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<() => void | Promise<void>>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -34,20 +34,23 @@ export class SourcesService implements OnModuleDestroy {
     private readonly notifier: QueueNotifier,
     private readonly routes: HubRoutes,
   ) {
-    this.unsubscribe = notifier.subscribe(SOURCES_CHANGED, () => this.listeners.forEach((l) => l()));
+    this.unsubscribe = notifier.subscribe(SOURCES_CHANGED, () => this.listeners.forEach((l) => void l()));
   }
 
   onModuleDestroy(): void {
     this.unsubscribe();
   }
 
-  /** Called when any process changed a source or rule. */
-  onChange(listener: () => void): void {
+  /**
+   * Called when any process changed a source or rule. In the process that made the change, the answer waits
+   * for what the listener returns (the aliases are reloaded before the change is answered).
+   */
+  onChange(listener: () => void | Promise<void>): void {
     this.listeners.add(listener);
   }
 
   async changed(): Promise<void> {
-    this.listeners.forEach((l) => l());
+    for (const listener of this.listeners) await listener();
     await this.notifier.notify(SOURCES_CHANGED);
   }
 
