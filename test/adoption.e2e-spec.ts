@@ -282,6 +282,61 @@ print(response.status_code, response.text)
       });
     });
 
+    it('answers a duplicate with the template of what the original was, and simple errors with their overrides', async () => {
+      await create(t, admin, '/api/sources', {
+        slug: 'shaped-dups',
+        scheme: 'github',
+        secrets: ['dups-secret'],
+        dedup: 'body',
+        answer: {
+          status: 201,
+          body: { ran: '{{task_ids}}' },
+          unmatched_status: 200,
+          unmatched_body: 'nothing to do (again: {{duplicate}})',
+          errors: 'simple',
+          error_messages: { signature_invalid: 'Bad signature, go away' },
+        },
+      });
+      const send = (body: string, secret = 'dups-secret') =>
+        t.request({
+          method: 'POST',
+          url: '/hooks/shaped-dups',
+          headers: { 'content-type': 'application/json', 'x-hub-signature-256': githubSignature(secret, body) },
+          payload: body,
+        });
+      // No rule: unmatched, then the same body again is a duplicate of an unmatched trigger.
+      expect([(await send('{"n": 1}')).body, (await send('{"n": 1}')).body]).toEqual([
+        'nothing to do (again: false)',
+        'nothing to do (again: true)',
+      ]);
+      const refused = await send('{"n": 2}', 'another-secret');
+      expect(refused.statusCode).toBe(401);
+      expect(refused.json).toEqual({ error: 'Bad signature, go away' });
+      const notText = await t.request<{ details: Array<{ field: string }> }>({
+        method: 'POST',
+        url: '/api/sources',
+        token: admin,
+        body: { slug: 'bad-messages', scheme: 'github', secrets: ['s'], answer: { error_messages: { not_found: 5 } } },
+      });
+      expect(notText.statusCode).toBe(400);
+      expect(notText.json.details[0].field).toBe('answer.error_messages.not_found');
+    });
+
+    it('shows each alias in the served OpenAPI document as its own receiver operation', async () => {
+      const doc = await t.request<{
+        paths: Record<string, Record<string, { summary: string; parameters: Array<{ name: string }> }>>;
+      }>({
+        url: '/docs-json',
+      });
+      const backup = doc.json.paths['/backup'].post;
+      expect(backup.summary).toBe('Send a trigger to source docker-backup (an alias of /hooks/docker-backup)');
+      expect(backup.parameters.map((p) => p.name)).not.toContain('slug');
+      expect(doc.json.paths['/api/webhooks/task-sync'].post.summary).toContain('task-sync');
+      // Hookhub's own operations stay as they were.
+      expect(Object.keys(doc.json.paths['/api/webhooks/{id}'])).not.toContain('post');
+      expect(doc.json.paths['/hooks/{slug}'].post.parameters.map((p) => p.name)).toContain('slug');
+    });
+
     it('refuses a template that reads something answers do not have, naming the field', async () => {
       const res = await t.request<{ details: Array<{ field: string; errors: string[] }> }>({
         method: 'POST',
@@ -322,6 +377,7 @@ print(response.status_code, response.text)
       expect(first.statusCode).toBe(200);
       expect(first.body).toBe('Hook rules were not satisfied.');
       expect(first.headers['content-type']).toContain('text/plain');
+      expect(first.headers['x-content-type-options']).toBe('nosniff');
 
       const exported = await t.request<string>({ url: '/api/config/export', token: admin });
       const doc = parse(exported.body) as { sources: Array<{ slug: string; aliases: string[]; answer: unknown }> };

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import {
   type AppConfig,
@@ -21,6 +21,7 @@ import {
   handleFrameworkError,
   installAliases,
   installReceiver,
+  withAliases,
 } from './hooks/receiver-http';
 import { JSON_TYPE, installBodyParsing } from './http/body-parsing';
 import { defaultConsoleDir, installConsole } from './http/console';
@@ -157,7 +158,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       msg: 'request completed',
       requestId: request.id,
       method: request.method,
-      path: request.url.split('?')[0].slice(0, 500),
+      // As the client sent it: an alias, not the /hooks/{slug} it was routed to.
+      path: request.originalUrl.split('?')[0].slice(0, 500),
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 10) / 10,
       ip: request.ip,
@@ -169,6 +171,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       jsonDocumentUrl: 'docs-json',
       customSiteTitle: 'Hookhub API',
       swaggerOptions: { persistAuthorization: true },
+      // Per request: the sources' aliases change while the hub runs.
+      patchDocumentOnRequest: (_req, _res, document: OpenAPIObject) =>
+        withAliases(document, app.get(PathAliases).entries()),
     });
   }
   if (config.http.console) await installConsole(fastify, config.http.consoleDir ?? defaultConsoleDir());

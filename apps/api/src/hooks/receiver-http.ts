@@ -185,6 +185,30 @@ export function documentReceiver(document: OpenAPIObject): void {
 }
 
 /**
+ * The document as served: each source alias as its own path (`POST /backup`), a copy of the receiver's
+ * operation for that source. Aliases change while the hub runs, so this is applied to every request for the
+ * document, never to the document itself.
+ */
+export function withAliases(document: OpenAPIObject, aliases: Array<[path: string, slug: string]>): OpenAPIObject {
+  const receive = document.paths['/hooks/{slug}']?.post;
+  if (!receive || !aliases.length) return document;
+  const paths = { ...document.paths };
+  for (const [path, slug] of aliases) {
+    paths[path] = {
+      ...paths[path],
+      post: {
+        ...receive,
+        operationId: `receiveHook_${path.replace(/[^A-Za-z0-9]+/g, '_')}`,
+        summary: `Send a trigger to source ${slug} (an alias of /hooks/${slug})`,
+        tags: ['receiver aliases'],
+        parameters: (receive.parameters ?? []).filter((p) => !('name' in p && p.name === 'slug')),
+      },
+    };
+  }
+  return { ...document, paths };
+}
+
+/**
  * The receiver, `/hooks/{slug}`, as a plain Fastify route: it is public and verified by its source, so it
  * needs none of the admin API's guards, pipes and interceptors, and skipping them is a good part of the
  * receiver's speed. Errors still reach the one exception filter (Nest installs it as Fastify's handler).
@@ -214,7 +238,9 @@ export function installReceiver(fastify: FastifyInstance, receiver: ReceiverServ
   // the hub it replaces; the receipt above has already kept Hookhub's code and message.
   fastify.addHook('onSend', async (request, reply, payload) => {
     if (reply.statusCode < 400 || typeof payload !== 'string' || !request.url.startsWith(HOOKS_PREFIX)) return payload;
-    const answer = await receiver.answerOf(slugOf(request.url));
+    // The source this request already found (also while the store is down), else the one its URL names.
+    const routed = (request as WithHook)[CONTEXT]?.compiled?.source;
+    const answer = routed ? routed.answer : await receiver.answerOf(slugOf(request.url));
     if (answer?.errors !== 'simple') return payload;
     try {
       const body = JSON.parse(payload) as { code?: unknown; message?: unknown };
@@ -228,7 +254,8 @@ export function installReceiver(fastify: FastifyInstance, receiver: ReceiverServ
     const result = await receiver.receive(hookContextOf(request), rawBodyOf(request));
     void reply.status(result.status);
     // A text answer (a source's `answer` template may be one) is sent as it is.
-    if (typeof result.body === 'string') void reply.type('text/plain; charset=utf-8');
+    if (typeof result.body === 'string')
+      void reply.type('text/plain; charset=utf-8').header('x-content-type-options', 'nosniff');
     return result.body;
   });
 }

@@ -96,9 +96,12 @@ export function answerProblems(answer: SourceAnswer): Array<{ field: string; err
       problems.push({ field: `answer.${name}`, error: `${name} is a JSON object, an array or a text` });
     else problems.push(...templateProblems(template, `answer.${name}`));
   }
-  for (const code of Object.keys(answer.error_messages ?? {}))
+  for (const [code, message] of Object.entries(answer.error_messages ?? {})) {
     if (!(Object.values(ErrorCode) as string[]).includes(code))
       problems.push({ field: `answer.error_messages.${code}`, error: `${code} is not an error code` });
+    else if (typeof message !== 'string' || message.length > 500)
+      problems.push({ field: `answer.error_messages.${code}`, error: 'a message is a text of at most 500 characters' });
+  }
   return problems;
 }
 

@@ -58,6 +58,11 @@ export class PathAliases implements OnModuleInit, OnModuleDestroy {
     return next;
   }
 
+  /** Every alias with its source's slug, by path. */
+  entries(): Array<[path: string, slug: string]> {
+    return [...this.bySlug.entries()].sort(([a], [b]) => a.localeCompare(b));
+  }
+
   /** The source slug `path` is an alias of, or undefined. */
   slugOf(path: string): string | undefined {
     return this.bySlug.get(path);

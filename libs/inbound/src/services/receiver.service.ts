@@ -278,11 +278,13 @@ export class ReceiverService {
         tasks: o.task_ids.map((id) => ({ id, program: '' })),
         duplicate: true,
       };
-      // An old sender gets the answer it expects for a success, with `duplicate` true for the template.
-      if (!answer?.body) return { status: 200, body: original };
+      // An old sender gets the answer it expects for what the original was (matched or not), with
+      // `duplicate` true for the template.
+      const template = o.matched ? answer?.body : answer?.unmatched_body;
+      if (template === undefined) return { status: 200, body: original };
       return {
-        status: answer.status ?? 200,
-        body: renderTemplate(answer.body, this.answerContext(ctx, trigger, original)),
+        status: (o.matched ? answer?.status : answer?.unmatched_status) ?? 200,
+        body: renderTemplate(template, this.answerContext(ctx, trigger, original)),
       };
     }
     const tasks: HookTaskDto[] = runs.map((r) => ({ id: r.id, program: r.program_name }));
