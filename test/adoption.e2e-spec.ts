@@ -269,6 +269,16 @@ print(response.status_code, response.text)
       expect(held.statusCode).toBe(400);
       expect(held.json.details[0].errors[0]).toContain('/backup is already an alias of source docker-backup');
 
+      // Admins only: an operator may not apply a file (nor learn what it would change).
+      const operator = await t.userWithRole('operator');
+      const refused = await t.request<{ code: string }>({
+        method: 'POST',
+        url: '/api/config/apply',
+        token: operator.token,
+        body: { yaml: two([], []), dry_run: true },
+      });
+      expect([refused.statusCode, refused.json.code]).toEqual([403, 'forbidden']);
+
       expect((await apply(two(['/legacy/moved'], []))).statusCode).toBe(200);
       // B listed after A, taking A's alias in the same file: A gives it up first.
       expect((await apply(two([], ['/legacy/moved']))).statusCode).toBe(200);

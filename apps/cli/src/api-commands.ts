@@ -75,9 +75,8 @@ export async function list(ctx: Context, resource: string): Promise<void> {
   const all = ctx.opts.flag('all');
   const limit = ctx.opts.int('limit', all ? 100 : 20);
   let cursor = ctx.opts.value('cursor');
-  const filters = { ...ctx.opts.rest() };
-  delete filters.json;
-  delete filters.url;
+  // Every option not read so far (--json and --url were) is a filter.
+  const filters = ctx.opts.rest();
   const items: Row[] = [];
   let page: Page;
   let progress: Progress | undefined;

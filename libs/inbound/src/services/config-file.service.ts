@@ -460,7 +460,7 @@ export class ConfigFileService {
     };
     // Aliases that move from one listed source to another are released first, so the taker can have them.
     const given = new Map(sources.flatMap(({ dto }) => (dto.aliases ?? []).map((a) => [a, dto.slug] as const)));
-    for (const { path, dto } of sources) {
+    for (const { path, dto } of given.size ? sources : []) {
       const existing = await this.sources.findBySlug(dto.slug);
       const kept = existing?.aliases.filter((a) => !given.has(a) || given.get(a) === dto.slug);
       if (existing && kept && kept.length !== existing.aliases.length)

@@ -13,7 +13,7 @@ const REFRESH_MS = 10_000;
 @Injectable()
 export class PathAliases implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('PathAliases');
-  private bySlug = new Map<string, string>();
+  private slugByPath = new Map<string, string>();
   private loading: Promise<void> = Promise.resolve();
   /** A reload is waiting to start: later requests join it rather than queue another. */
   private pending: Promise<void> | null = null;
@@ -48,7 +48,7 @@ export class PathAliases implements OnModuleInit, OnModuleDestroy {
       try {
         const map = new Map<string, string>();
         for (const { slug, aliases } of await this.store.aliases()) for (const a of aliases) map.set(a, slug);
-        this.bySlug = map;
+        this.slugByPath = map;
       } catch (err) {
         this.logger.warn(`could not load the sources' aliases: ${(err as Error).message}`);
       }
@@ -60,12 +60,7 @@ export class PathAliases implements OnModuleInit, OnModuleDestroy {
 
   /** Every alias with its source's slug, by path. */
   entries(): Array<[path: string, slug: string]> {
-    return [...this.bySlug.entries()].sort(([a], [b]) => a.localeCompare(b));
-  }
-
-  /** The source slug `path` is an alias of, or undefined. */
-  slugOf(path: string): string | undefined {
-    return this.bySlug.get(path);
+    return [...this.slugByPath.entries()].sort(([a], [b]) => a.localeCompare(b));
   }
 
   /**
@@ -73,9 +68,9 @@ export class PathAliases implements OnModuleInit, OnModuleDestroy {
    * routes answers that method at that path; else `url` itself.
    */
   rewrite(method: string, url: string): string {
-    if (!this.bySlug.size) return url;
+    if (!this.slugByPath.size) return url;
     const path = pathOf(url);
-    const slug = this.bySlug.get(path);
+    const slug = this.slugByPath.get(path);
     if (!slug || this.routes.find(method, path)) return url;
     const q = url.indexOf('?');
     return `/hooks/${slug}${q < 0 ? '' : url.slice(q)}`;

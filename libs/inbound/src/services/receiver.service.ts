@@ -282,10 +282,8 @@ export class ReceiverService {
       // `duplicate` true for the template.
       const template = o.matched ? answer?.body : answer?.unmatched_body;
       if (template === undefined) return { status: 200, body: original };
-      return {
-        status: (o.matched ? answer?.status : answer?.unmatched_status) ?? 200,
-        body: renderTemplate(template, this.answerContext(ctx, trigger, original)),
-      };
+      const status = (o.matched ? answer?.status : answer?.unmatched_status) ?? 200;
+      return this.shaped(ctx, trigger, original, status, template);
     }
     const tasks: HookTaskDto[] = runs.map((r) => ({ id: r.id, program: r.program_name }));
     const base: HookResponseDto = {
